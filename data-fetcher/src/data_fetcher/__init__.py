@@ -1,0 +1,4 @@
+"""data_fetcher (skeleton; filled by a later issue)."""
+
+__version__ = "1.0.0"
+__all__ = ["__version__"]

@@ -1,0 +1,145 @@
+"""The pytest plugin: give a test its cases from ``tests/config/<test_module>.yaml``.
+
+A test function that takes an ``args`` parameter (and optionally ``expected``) is
+parametrized with one ``pytest.param(args, expected, id=..., marks=...)`` per case of the
+block named after it. Any problem with the file stops collection with one line that
+names the file and line.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parametrize_tests.cases import Case, CaseFileError, load_cases
+
+__all__ = ["case_file_for", "pytest_generate_tests"]
+
+_BUILTIN_MARKS = frozenset({"skip", "xfail"})
+_CACHE_KEY = pytest.StashKey[dict[Path, Any]]()
+
+
+def case_file_for(test_file: str | Path) -> Path:
+    """Return the case file of a test module: ``<dir>/config/<module stem>.yaml``.
+
+    Args:
+        test_file: Path of the test module.
+
+    Returns:
+        The path of its YAML case file (it may not exist).
+    """
+    test_file = Path(test_file)
+    return test_file.parent / "config" / f"{test_file.stem}.yaml"
+
+
+def _registered_marks(config: pytest.Config) -> set[str]:
+    names = set(_BUILTIN_MARKS)
+    for line in config.getini("markers"):
+        names.add(line.split(":", 1)[0].split("(", 1)[0].strip())
+    return names
+
+
+def _module_test_names(module: Any) -> set[str]:
+    names = set()
+    for name, obj in vars(module).items():
+        if inspect.isfunction(obj):
+            names.add(name)
+        elif inspect.isclass(obj):
+            names.update(n for n, v in vars(obj).items() if inspect.isfunction(v))
+    return names
+
+
+def _load_checked(config: pytest.Config, path: Path, module: Any) -> dict[str, list[Case]]:
+    """Load a case file once per session and check it against its module."""
+    cache = config.stash.setdefault(_CACHE_KEY, {})
+    if path in cache:
+        result = cache[path]
+        if isinstance(result, str):
+            raise CaseFileError(result)
+        return result
+    try:
+        blocks = load_cases(path)
+        functions = _module_test_names(module)
+        known_marks = _registered_marks(config)
+        for name, cases in blocks.items():
+            if name not in functions:
+                raise CaseFileError(
+                    f"{path}:{cases[0].line - 1 or 1}:1: cases for {name!r}, but "
+                    f"{Path(module.__file__).name} has no such test function"
+                )
+            for case in cases:
+                for mark in case.marks:
+                    mark_name = mark if isinstance(mark, str) else next(iter(mark))
+                    if mark_name not in known_marks:
+                        raise CaseFileError(
+                            f"{path}:{case.line}:1: unknown mark {mark_name!r} in case "
+                            f"{case.id!r} (known: {', '.join(sorted(known_marks))})"
+                        )
+    except CaseFileError as exc:
+        cache[path] = str(exc)
+        raise
+    cache[path] = blocks
+    return blocks
+
+
+def _to_mark(spec: Any) -> pytest.MarkDecorator:
+    if isinstance(spec, str):
+        return getattr(pytest.mark, spec)
+    ((name, value),) = spec.items()
+    if name in _BUILTIN_MARKS:
+        return getattr(pytest.mark, name)(reason=str(value))
+    return getattr(pytest.mark, name)(value)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize tests that take ``args``/``expected`` from their YAML case block."""
+    function = metafunc.function
+    params = inspect.signature(function).parameters
+    module_file = Path(metafunc.module.__file__)
+    path = case_file_for(module_file)
+    wants = "args" in params
+    if not wants and not path.exists():
+        return
+    message = None
+    try:
+        if not path.exists():
+            raise CaseFileError(
+                f"{module_file}:{function.__code__.co_firstlineno}:1: {function.__name__} takes "
+                f"'args' but its case file {path} does not exist"
+            )
+        blocks = _load_checked(metafunc.config, path, metafunc.module)
+        cases = blocks.get(function.__name__)
+        if wants and cases is None:
+            raise CaseFileError(
+                f"{module_file}:{function.__code__.co_firstlineno}:1: {function.__name__} takes "
+                f"'args' but {path.name} has no block for it"
+            )
+        if not wants and cases is not None:
+            raise CaseFileError(
+                f"{path}:{cases[0].line}:1: cases for {function.__name__!r}, which takes no "
+                "'args' parameter"
+            )
+        if cases is None:
+            return
+        takes_expected = "expected" in params
+        for case in cases:
+            if takes_expected and not case.has_expected:
+                raise CaseFileError(
+                    f"{path}:{case.line}:1: case {case.id!r} of {function.__name__!r} has no "
+                    "'expected'"
+                )
+    except CaseFileError as exc:
+        message = str(exc)
+    if message is not None:
+        # Outside the except block, so the one-line failure carries no chained traceback.
+        pytest.fail(message, pytrace=False)
+    names = ["args", "expected"] if takes_expected else ["args"]
+    values = []
+    for case in cases:
+        marks = [_to_mark(m) for m in case.marks]
+        row = (case.args, case.expected) if takes_expected else (case.args,)
+        values.append(pytest.param(*row, id=case.id, marks=marks))
+    metafunc.parametrize(names, values)
