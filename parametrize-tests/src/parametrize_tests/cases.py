@@ -180,7 +180,7 @@ def load_cases(path: str | Path, test_name: str | None = None) -> Any:
     Examples:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.yaml"
-        >>> text = "test_add:\\n  - id: one\\n    args: {a: 1}\\n    expected: 2\\n"
+        >>> text = "test_add:\n  - id: one\n    args: {a: 1}\n    expected: 2\n"
         >>> _ = p.write_text(text)
         >>> load_cases(p, "test_add")[0].args
         {'a': 1}
