@@ -1,0 +1,284 @@
+"""A sliding-window ring buffer: one tick in per call, a window out every ``step_size``.
+
+The storage is one preallocated array of twice the window length. Every sample is written
+at ``head`` and at ``head + buffer_size``, so the newest ``buffer_size`` samples are always
+the contiguous slice ``data[head : head + buffer_size]``, oldest first: a push is two
+row writes (O(1), no allocation) and reading a window is a single contiguous copy.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Buffer", "BufferConfig", "BufferNotFullError"]
+
+_SCALAR_TYPES = (float, int, np.floating, np.integer)
+
+
+class BufferNotFullError(RuntimeError):
+    """``get_window`` was called before the buffer held ``buffer_size`` samples."""
+
+
+def _check_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_shape(value: Any) -> tuple[int, ...]:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        shape = tuple(value)
+    except TypeError:
+        raise ValueError(
+            f"channel_shape must be a tuple of positive integers, got {value!r}"
+        ) from None
+    if not shape or not all(
+        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1 for d in shape
+    ):
+        raise ValueError(f"channel_shape must be a tuple of positive integers, got {value!r}")
+    return tuple(int(d) for d in shape)
+
+
+@dataclass(frozen=True)
+class BufferConfig:
+    """Sizes of a :class:`Buffer`.
+
+    Attributes:
+        buffer_size: Samples per window (``B``).
+        step_size: Pushes between two windows once the buffer is full (``S``).
+        channel_shape: Shape of one sample, ``(1,)`` for a single price series.
+
+    Examples:
+        >>> BufferConfig(buffer_size=4, step_size=2).channel_shape
+        (1,)
+    """
+
+    buffer_size: int
+    step_size: int = 1
+    channel_shape: tuple[int, ...] = (1,)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "buffer_size", _check_count("buffer_size", self.buffer_size))
+        object.__setattr__(self, "step_size", _check_count("step_size", self.step_size))
+        object.__setattr__(self, "channel_shape", _check_shape(self.channel_shape))
+
+    def windows_after(self, ticks: int) -> int:
+        """Number of windows emitted after ``ticks`` pushes from empty.
+
+        Args:
+            ticks: Samples pushed since the buffer was created or reset.
+
+        Returns:
+            ``0`` before the buffer is full, then ``(ticks - B) // S + 1``.
+        """
+        if ticks < self.buffer_size:
+            return 0
+        return (ticks - self.buffer_size) // self.step_size + 1
+
+
+class Buffer:
+    """Ring buffer holding the last ``buffer_size`` samples; emits every ``step_size`` pushes.
+
+    ``push`` returns ``True`` when a window is due: first on the push that fills the buffer,
+    then every ``step_size`` pushes after it. A window ending at tick ``t`` holds the
+    samples ``t - B + 1 .. t``, oldest first. NaN samples are stored as they are.
+
+    Args:
+        buffer_size: Samples per window (``B >= 1``).
+        step_size: Pushes between two windows once full (``S >= 1``).
+        channel_shape: Shape of one sample; a scalar is accepted when it has one element.
+
+    Raises:
+        ValueError: A size that is not a positive integer, naming the argument.
+
+    Examples:
+        >>> buf = Buffer(buffer_size=3, step_size=2)
+        >>> [buf.push(x) for x in [1.0, 2.0, 3.0, 4.0, 5.0]]
+        [False, False, True, False, True]
+        >>> buf.get_window().ravel().tolist()
+        [3.0, 4.0, 5.0]
+        >>> buf.extend([6.0, 7.0, 8.0]), len(buf)
+        (1, 3)
+    """
+
+    def __init__(
+        self, buffer_size: int, step_size: int = 1, channel_shape: tuple[int, ...] = (1,)
+    ) -> None:
+        self.config = BufferConfig(buffer_size, step_size, channel_shape)
+        self._size = self.config.buffer_size
+        self._step = self.config.step_size
+        self._shape = self.config.channel_shape
+        self._scalar_ok = math.prod(self._shape) == 1
+        self._data = np.zeros((2 * self._size, *self._shape), dtype=np.float64)
+        self._head = 0
+        self._ticks = 0
+
+    @classmethod
+    def from_config(cls, config: BufferConfig) -> Buffer:
+        """Build a buffer from a :class:`BufferConfig`.
+
+        Args:
+            config: The sizes.
+
+        Returns:
+            An empty buffer.
+        """
+        return cls(config.buffer_size, config.step_size, config.channel_shape)
+
+    @property
+    def buffer_size(self) -> int:
+        """Samples per window."""
+        return self._size
+
+    @property
+    def step_size(self) -> int:
+        """Pushes between two windows once full."""
+        return self._step
+
+    @property
+    def channel_shape(self) -> tuple[int, ...]:
+        """Shape of one sample."""
+        return self._shape
+
+    @property
+    def ticks(self) -> int:
+        """Samples pushed since creation or the last ``reset``."""
+        return self._ticks
+
+    @property
+    def full(self) -> bool:
+        """Whether the buffer holds ``buffer_size`` samples."""
+        return self._ticks >= self._size
+
+    def __len__(self) -> int:
+        return min(self._ticks, self._size)
+
+    def __repr__(self) -> str:
+        return (
+            f"Buffer(buffer_size={self._size}, step_size={self._step}, "
+            f"channel_shape={self._shape}, len={len(self)})"
+        )
+
+    def _bad_sample(self, name: str, shape: tuple[int, ...], expected: str) -> ValueError:
+        return ValueError(f"{name} has shape {shape}, expected {expected}")
+
+    def push(self, sample: Any) -> bool:
+        """Append one sample.
+
+        Args:
+            sample: An array of shape ``channel_shape`` (or a number when that shape has
+                one element).
+
+        Returns:
+            Whether a window is due after this push.
+
+        Raises:
+            ValueError: ``sample`` has the wrong shape or is not numeric.
+        """
+        data = self._data
+        head = self._head
+        if isinstance(sample, _SCALAR_TYPES) and not isinstance(sample, bool):
+            if not self._scalar_ok:
+                raise self._bad_sample("sample", (), str(self._shape))
+        else:
+            try:
+                sample = np.asarray(sample, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"sample must be numeric, got {type(sample).__name__}") from None
+            if sample.shape != self._shape and not (self._scalar_ok and sample.size == 1):
+                raise self._bad_sample("sample", sample.shape, str(self._shape))
+            sample = sample.reshape(self._shape)
+        data[head] = sample
+        data[head + self._size] = sample
+        head += 1
+        self._head = 0 if head == self._size else head
+        ticks = self._ticks + 1
+        self._ticks = ticks
+        return ticks >= self._size and (ticks - self._size) % self._step == 0
+
+    def extend(self, samples: Any) -> int:
+        """Append many samples at once; same final state as pushing them one by one.
+
+        Only the last ``buffer_size`` samples are written, in at most two slice copies.
+
+        Args:
+            samples: Array of shape ``(n, *channel_shape)``; ``(n,)`` is accepted when a
+                sample has one element.
+
+        Returns:
+            How many windows became due during these ``n`` pushes (what repeated ``push``
+            calls would have returned ``True`` for).
+
+        Raises:
+            ValueError: ``samples`` has the wrong shape or is not numeric.
+        """
+        try:
+            arr = np.asarray(samples, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"samples must be numeric, got {type(samples).__name__}") from None
+        shape = self._shape
+        if arr.ndim >= 1 and arr.shape[1:] == shape:
+            pass
+        elif self._scalar_ok and arr.ndim == 1:
+            arr = arr.reshape((arr.shape[0], *shape))
+        else:
+            raise self._bad_sample("samples", arr.shape, f"(n, *{shape})")
+        n = arr.shape[0]
+        if n == 0:
+            return 0
+        size = self._size
+        before = self.config.windows_after(self._ticks)
+        if n >= size:
+            tail = arr[n - size :]
+            self._data[:size] = tail
+            self._data[size:] = tail
+            self._head = 0
+        else:
+            head = self._head
+            first = min(n, size - head)
+            self._data[head : head + first] = arr[:first]
+            self._data[head + size : head + size + first] = arr[:first]
+            rest = n - first
+            if rest:
+                self._data[:rest] = arr[first:]
+                self._data[size : size + rest] = arr[first:]
+            self._head = (head + n) % size
+        self._ticks += n
+        return self.config.windows_after(self._ticks) - before
+
+    def get_window(self, copy: bool = True) -> np.ndarray:
+        """Return the last ``buffer_size`` samples, oldest first.
+
+        Args:
+            copy: ``True`` (default) returns a fresh array the buffer never touches again;
+                ``False`` returns a read-only view that is valid only until the next push.
+
+        Returns:
+            Array of shape ``(buffer_size, *channel_shape)``, float64.
+
+        Raises:
+            BufferNotFullError: Fewer than ``buffer_size`` samples have been pushed.
+        """
+        if self._ticks < self._size:
+            raise BufferNotFullError(
+                f"buffer holds {self._ticks} of {self._size} samples; no window yet"
+            )
+        window = self._data[self._head : self._head + self._size]
+        if copy:
+            return window.copy()
+        window = window.view()
+        window.flags.writeable = False
+        return window
+
+    def reset(self) -> None:
+        """Forget every sample; the next window is due after ``buffer_size`` pushes."""
+        self._head = 0
+        self._ticks = 0
+        self._data.fill(0.0)
