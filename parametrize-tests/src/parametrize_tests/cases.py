@@ -41,6 +41,8 @@ class Case:
         expected: The expected value (``None`` when the case gives none).
         marks: Mark specs as written: ``"xfail"``, ``{"skip": "reason"}``, ``"slow"``...
         line: 1-based line of the case in its file.
+        has_expected: Whether the case gives an ``expected`` key (even ``null``).
+        block_line: 1-based line of the test-function key the case belongs to.
     """
 
     id: str
@@ -49,6 +51,7 @@ class Case:
     marks: tuple[Any, ...] = ()
     line: int = 0
     has_expected: bool = field(default=False, compare=False)
+    block_line: int = field(default=0, compare=False)
 
 
 def _where(path: Path, node: yaml.Node) -> str:
@@ -58,6 +61,27 @@ def _where(path: Path, node: yaml.Node) -> str:
 
 def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return loader.construct_object(node, deep=True)
+
+
+def _check_unique_keys(path: Path, node: yaml.Node, _seen: set[int] | None = None) -> None:
+    """Reject a mapping (at any depth) that gives the same key twice; YAML keeps the last."""
+    _seen = set() if _seen is None else _seen
+    if id(node) in _seen:  # an alias (possibly recursive) already checked
+        return
+    _seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise CaseFileError(
+                        f"{_where(path, key_node)}: key {key_node.value!r} given twice"
+                    )
+                seen.add(key_node.value)
+            _check_unique_keys(path, value_node, _seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_unique_keys(path, item, _seen)
 
 
 def _parse_marks(path: Path, node: yaml.Node, loader: yaml.SafeLoader) -> tuple[Any, ...]:
@@ -81,7 +105,7 @@ def _parse_marks(path: Path, node: yaml.Node, loader: yaml.SafeLoader) -> tuple[
     return tuple(marks)
 
 
-def _parse_case(path: Path, node: yaml.Node, loader: yaml.SafeLoader) -> Case:
+def _parse_case(path: Path, node: yaml.Node, loader: yaml.SafeLoader, block_line: int) -> Case:
     if not isinstance(node, yaml.MappingNode):
         raise CaseFileError(f"{_where(path, node)}: a case must be a mapping with id and args")
     fields: dict[str, yaml.Node] = {}
@@ -95,6 +119,7 @@ def _parse_case(path: Path, node: yaml.Node, loader: yaml.SafeLoader) -> Case:
         if key in fields:
             raise CaseFileError(f"{_where(path, key_node)}: key {key!r} given twice in a case")
         fields[key] = value_node
+        _check_unique_keys(path, value_node)
     if "id" not in fields:
         raise CaseFileError(f"{_where(path, node)}: case has no 'id'")
     case_id = _construct(loader, fields["id"])
@@ -119,6 +144,7 @@ def _parse_case(path: Path, node: yaml.Node, loader: yaml.SafeLoader) -> Case:
         marks=marks,
         line=node.start_mark.line + 1,
         has_expected="expected" in fields,
+        block_line=block_line,
     )
 
 
@@ -147,7 +173,8 @@ def _parse(path: Path, text: str) -> dict[str, list[Case]]:
                 raise CaseFileError(
                     f"{_where(path, value_node)}: {name!r} must have a non-empty list of cases"
                 )
-            cases = [_parse_case(path, n, loader) for n in value_node.value]
+            block_line = key_node.start_mark.line + 1
+            cases = [_parse_case(path, n, loader, block_line) for n in value_node.value]
             seen: dict[str, int] = {}
             for case in cases:
                 if case.id in seen:
@@ -157,7 +184,7 @@ def _parse(path: Path, text: str) -> dict[str, list[Case]]:
                     )
                 seen[case.id] = case.line
             result[name] = cases
-            lines[name] = key_node.start_mark.line + 1
+            lines[name] = block_line
         return result
     finally:
         loader.dispose()

@@ -8,7 +8,9 @@ names the file and line.
 
 from __future__ import annotations
 
+import fnmatch
 import inspect
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,11 @@ from parametrize_tests.cases import Case, CaseFileError, load_cases
 __all__ = ["case_file_for", "pytest_generate_tests"]
 
 _BUILTIN_MARKS = frozenset({"skip", "xfail"})
+# pytest's own marks that need Python arguments (a condition string would be eval'ed,
+# parametrize needs names and values): never accepted from a case file.
+_REFUSED_MARKS = frozenset(
+    {"skipif", "parametrize", "usefixtures", "filterwarnings", "tryfirst", "trylast"}
+)
 _CACHE_KEY = pytest.StashKey[dict[Path, Any]]()
 
 
@@ -39,17 +46,36 @@ def _registered_marks(config: pytest.Config) -> set[str]:
     names = set(_BUILTIN_MARKS)
     for line in config.getini("markers"):
         names.add(line.split(":", 1)[0].split("(", 1)[0].strip())
-    return names
+    return names - _REFUSED_MARKS
 
 
-def _module_test_names(module: Any) -> set[str]:
+def _is_test_name(config: pytest.Config, name: str) -> bool:
+    """Whether pytest collects a function called ``name`` (ini ``python_functions``)."""
+    for pattern in config.getini("python_functions"):
+        if name.startswith(pattern) or (
+            any(c in pattern for c in "*?[") and fnmatch.fnmatch(name, pattern)
+        ):
+            return True
+    return False
+
+
+def _module_test_names(config: pytest.Config, module: Any) -> set[str]:
     names = set()
     for name, obj in vars(module).items():
         if inspect.isfunction(obj):
             names.add(name)
         elif inspect.isclass(obj):
             names.update(n for n, v in vars(obj).items() if inspect.isfunction(v))
-    return names
+    return {n for n in names if _is_test_name(config, n)}
+
+
+def _display(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        rel = Path(os.path.relpath(path))
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.parts[:1] == ("..",) else rel
 
 
 def _load_checked(config: pytest.Config, path: Path, module: Any) -> dict[str, list[Case]]:
@@ -62,12 +88,12 @@ def _load_checked(config: pytest.Config, path: Path, module: Any) -> dict[str, l
         return result
     try:
         blocks = load_cases(path)
-        functions = _module_test_names(module)
+        functions = _module_test_names(config, module)
         known_marks = _registered_marks(config)
         for name, cases in blocks.items():
             if name not in functions:
                 raise CaseFileError(
-                    f"{path}:{cases[0].line - 1 or 1}:1: cases for {name!r}, but "
+                    f"{path}:{cases[0].block_line}:1: cases for {name!r}, but "
                     f"{Path(module.__file__).name} has no such test function"
                 )
             for case in cases:
@@ -98,7 +124,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize tests that take ``args``/``expected`` from their YAML case block."""
     function = metafunc.function
     params = inspect.signature(function).parameters
-    module_file = Path(metafunc.module.__file__)
+    module_file = _display(Path(metafunc.module.__file__))
     path = case_file_for(module_file)
     wants = "args" in params
     if not wants and not path.exists():
@@ -119,7 +145,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             )
         if not wants and cases is not None:
             raise CaseFileError(
-                f"{path}:{cases[0].line}:1: cases for {function.__name__!r}, which takes no "
+                f"{path}:{cases[0].block_line}:1: cases for {function.__name__!r}, which takes no "
                 "'args' parameter"
             )
         if cases is None:
