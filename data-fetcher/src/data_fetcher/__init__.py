@@ -1,4 +1,48 @@
-"""data_fetcher (skeleton; filled by a later issue)."""
+"""data_fetcher: validated OHLCV candles from Yahoo Finance, shipped samples, CSV and replay.
+
+Examples:
+    >>> from data_fetcher import Fetcher
+    >>> Fetcher("MSFT", period="1y", interval="1wk", source="sample").fetch_historical().shape
+    (53, 5)
+"""
+
+from .base import CandleSource, register_source, source_names
+from .cache import CACHE_ENV, CandleCache, default_cache_dir
+from .csv_source import CsvSource, read_candles_csv
+from .errors import DataError, FetchError, FetcherError
+from .fetcher import Fetcher
+from .intervals import INTERVALS, PERIODS, resample_candles
+from .replay import ReplaySource
+from .retry import RetryPolicy
+from .sample import SAMPLE_SYMBOLS, SampleSource, load_sample
+from .validate import COLUMNS, validate_candles
+from .yahoo import YahooSource, normalize_yfinance
 
 __version__ = "1.0.0"
-__all__ = ["__version__"]
+__all__ = [
+    "CACHE_ENV",
+    "COLUMNS",
+    "INTERVALS",
+    "PERIODS",
+    "SAMPLE_SYMBOLS",
+    "CandleCache",
+    "CandleSource",
+    "CsvSource",
+    "DataError",
+    "FetchError",
+    "Fetcher",
+    "FetcherError",
+    "ReplaySource",
+    "RetryPolicy",
+    "SampleSource",
+    "YahooSource",
+    "__version__",
+    "default_cache_dir",
+    "load_sample",
+    "normalize_yfinance",
+    "read_candles_csv",
+    "register_source",
+    "resample_candles",
+    "source_names",
+    "validate_candles",
+]

@@ -1,0 +1,191 @@
+"""Candles from a user's CSV file, tolerant of common layouts and strict about the rest."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .base import CandleSource
+from .errors import DataError, FetchError
+from .intervals import (
+    check_coarser,
+    check_interval,
+    check_period,
+    infer_interval,
+    resample_candles,
+    slice_period,
+)
+from .validate import COLUMNS, validate_candles
+
+__all__ = ["CsvSource", "read_candles_csv"]
+
+logger = logging.getLogger("data_fetcher")
+
+_DATE_NAMES = ("date", "datetime", "timestamp", "time", "index")
+_ALIASES = {
+    "open": "Open",
+    "high": "High",
+    "low": "Low",
+    "close": "Close",
+    "adjclose": "Adj Close",
+    "adjustedclose": "Adj Close",
+    "volume": "Volume",
+    "vol": "Volume",
+}
+
+
+def _key(name: object) -> str:
+    return re.sub(r"[\s_.\-]", "", str(name)).lower()
+
+
+def _parse_dates(values: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
+    text = values.astype("string").str.strip()
+    try:
+        stamps = pd.to_datetime(text, format="ISO8601")
+    except (ValueError, TypeError):
+        try:  # mixed UTC offsets (e.g. across a DST change): bring them to UTC
+            stamps = pd.to_datetime(text, format="ISO8601", utc=True)
+        except (ValueError, TypeError):
+            try:
+                stamps = pd.to_datetime(text, format="mixed", utc=None)
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"{name}: cannot read the dates ({exc})") from None
+    index = pd.DatetimeIndex(stamps)
+    if index.hasnans:
+        row = int(pd.Series(index.isna()).to_numpy().argmax())
+        raise DataError(f"{name}: missing date in data row {row + 1}")
+    if index.tz is None:
+        index = index.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    return index
+
+
+def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "UTC"):
+    """Read candles from a CSV file (plain or compressed).
+
+    Accepted layouts: a date column named ``Date``, ``Datetime``, ``Timestamp`` or
+    ``Time`` (or an unnamed first column, as ``DataFrame.to_csv`` writes it); column names
+    in any case, with spaces or underscores; an ``Adj Close`` column, which adjusts
+    Open/High/Low/Close the way yfinance's ``auto_adjust`` does; extra columns are ignored.
+    A missing ``Volume`` is filled with 0 (with a warning). Anything else is a
+    :class:`DataError` naming the file and the problem.
+
+    Args:
+        path: The file.
+        symbol: Used in messages instead of the file name.
+        tz: Time zone given to naive timestamps (stamps with an offset keep it).
+
+    Returns:
+        Validated candles.
+
+    Raises:
+        FetchError: The file cannot be opened.
+        DataError: The content is not candles.
+    """
+    path = Path(path)
+    name = symbol or path.name
+    try:
+        raw = pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=["", "NaN", "nan", "null"]
+        )
+    except FileNotFoundError:
+        raise FetchError(f"CSV file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FetchError(f"cannot read CSV file {path}: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: the CSV file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{name}: not a readable CSV file ({str(exc).strip()})") from None
+    columns = {_key(c): c for c in raw.columns}
+    date_col = next((columns[k] for k in _DATE_NAMES if k in columns), None)
+    if date_col is None and str(raw.columns[0]).startswith("Unnamed"):
+        date_col = raw.columns[0]
+    if date_col is None:
+        raise DataError(
+            f"{name}: no date column (expected Date, Datetime, Timestamp or Time); "
+            f"found {', '.join(map(str, raw.columns))}"
+        )
+    renamed = {}
+    for column in raw.columns:
+        target = _ALIASES.get(_key(column))
+        if target and target not in renamed.values():
+            renamed[column] = target
+    frame = raw.rename(columns=renamed)[list(renamed.values())]
+    if raw.empty:
+        raise DataError(f"{name}: the CSV file has a header but no rows")
+    if "Close" not in frame and "Adj Close" in frame:
+        frame = frame.rename(columns={"Adj Close": "Close"})
+    if "Volume" not in frame and all(c in frame for c in COLUMNS[:4]):
+        logger.warning("%s: no Volume column; using 0", name)
+        frame["Volume"] = "0"
+    missing = [c for c in COLUMNS if c not in frame]
+    if missing:
+        raise DataError(
+            f"{name}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, raw.columns))}"
+        )
+    frame.index = _parse_dates(raw[date_col], name, tz)
+    frame.index.name = "Date"
+    adj = frame.pop("Adj Close") if "Adj Close" in frame else None
+    candles = validate_candles(frame, name)
+    if adj is not None:
+        adj = pd.to_numeric(adj, errors="coerce")
+        adj = adj[~adj.index.duplicated(keep="first")].reindex(candles.index)
+        ratio = adj / candles["Close"]
+        ok = ratio.notna() & np.isfinite(ratio) & (ratio > 0)
+        for col in ("Open", "High", "Low"):
+            candles.loc[ok, col] = candles.loc[ok, col] * ratio[ok]
+        candles.loc[ok, "Close"] = adj[ok]
+    return candles
+
+
+class CsvSource(CandleSource):
+    """Candles from a CSV file, cut to ``period`` and resampled to ``interval``.
+
+    The native interval is inferred from the spacing of the stamps; ``period`` counts back
+    from the last row.
+
+    Examples:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.csv")
+        >>> _ = open(path, "w").write("date,open,high,low,close,volume\\n"
+        ...                           "2024-01-02,1,2,1,2,10\\n2024-01-03,2,3,2,3,10\\n")
+        >>> CsvSource(path, interval="1d").fetch_historical()["Close"].tolist()
+        [2.0, 3.0]
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        period: str = "max",
+        interval: str | None = None,
+        *,
+        symbol: str | None = None,
+        tz: str = "UTC",
+    ) -> None:
+        self.path = Path(path)
+        self.symbol = symbol or self.path.name
+        self.period = check_period(period)
+        self.interval = None if interval is None else check_interval(interval)
+        self.tz = tz
+
+    @property
+    def name(self) -> str:
+        """Short name of the source."""
+        return f"csv:{self.path}"
+
+    def fetch_historical(self) -> pd.DataFrame:
+        """Read, validate, resample and cut the file's candles."""
+        candles = read_candles_csv(self.path, symbol=self.symbol, tz=self.tz)
+        native = infer_interval(candles.index)
+        if self.interval is not None and native is not None:
+            check_coarser(native, self.interval, symbol=self.symbol)
+            candles = resample_candles(candles, native, self.interval, symbol=self.symbol)
+        elif self.interval is not None:
+            logger.warning(
+                "%s: cannot tell the interval of the file; candles kept as they are",
+                self.symbol,
+            )
+        return slice_period(candles, self.period)

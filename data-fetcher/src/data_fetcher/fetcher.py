@@ -1,0 +1,205 @@
+"""``Fetcher``: one front door to every candle source (yahoo, sample, csv, replay)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .base import CandleSource, get_factory, register_source
+from .csv_source import CsvSource
+from .intervals import (
+    check_coarser,
+    check_interval,
+    check_period,
+    infer_interval,
+    resample_candles,
+)
+from .replay import ReplaySource
+from .sample import SampleSource
+from .yahoo import YahooSource
+
+__all__ = ["Fetcher"]
+
+
+class Fetcher:
+    """Candles of one symbol from one source, validated to the candles contract.
+
+    ``source`` is ``"yahoo"`` (live, cached on disk, retried), ``"sample"`` (real candles
+    shipped in the package), ``"csv:PATH"`` (a user's file), ``"replay"`` (the sample
+    series played back as a live feed), ``"replay:PATH"`` (a CSV played back), the name
+    of a source added with :func:`register_source`, or a :class:`CandleSource` object.
+
+    Args:
+        symbol: Ticker as spelled on Yahoo (``"MSFT"``, ``"^GSPC"``, ``"EURUSD=X"``).
+        period: How much history (``"7d"``, ``"1y"``, ``"max"``...); for files and
+            samples it counts back from the last candle.
+        interval: Candle length (``"1m"`` ... ``"1h"``, ``"1d"``, ``"1wk"``, ``"1mo"``);
+            coarser than the data's native interval resamples, finer is a ``DataError``.
+            ``None`` means the native interval (sample, csv, replay) or ``"1h"`` (yahoo).
+        source: Where the candles come from (see above).
+        cache_dir: Cache directory of the yahoo source (default: ``$STOCK_ANALYZER_CACHE_DIR``
+            or the user cache directory).
+        use_cache: ``False`` always asks Yahoo (and does not write the cache).
+        replay_start: Replay point of a replay source: int position (negative from the
+            end), a timestamp (first candle at or after it), or ``None`` (the start of the
+            last 15 %).
+        **options: Passed to the source: for yahoo ``session`` (a requests or curl_cffi
+            Session handed to yfinance), ``cache_ttl`` (seconds), ``retry``
+            (:class:`RetryPolicy`), ``sleep``, ``clock``, ``timeout``; for csv ``tz`` (zone
+            of naive stamps, default UTC).
+
+    Raises:
+        ValueError: An unknown source, interval or period (``DataError`` is a ValueError).
+        FetcherError: The source cannot be set up (e.g. no sample for the symbol).
+
+    Examples:
+        >>> f = Fetcher("^GSPC", period="max", interval="1d", source="sample")
+        >>> len(f.fetch_historical()), f.is_live, f.exhausted
+        (5031, False, False)
+        >>> feed = Fetcher("IBM", period="max", interval="1d", source="replay")
+        >>> warm_up, first = feed.fetch_historical(), feed.fetch_latest()
+        >>> first.index[0] > warm_up.index[-1]
+        True
+    """
+
+    def __init__(
+        self,
+        symbol: str,
+        period: str = "7d",
+        interval: str | None = "1h",
+        source: str | CandleSource = "yahoo",
+        *,
+        cache_dir: str | Path | None = None,
+        use_cache: bool = True,
+        replay_start: int | str | pd.Timestamp | None = None,
+        **options: Any,
+    ) -> None:
+        self.symbol = symbol
+        self.period = check_period(period)
+        self.interval = None if interval is None else check_interval(interval)
+        if isinstance(source, CandleSource):
+            self.source_name, self.source = source.name, source
+            return
+        if not isinstance(source, str):
+            raise ValueError(f"source must be a string or a CandleSource, got {source!r}")
+        name, sep, argument = source.partition(":")
+        factory = get_factory(name)
+        self.source_name = source
+        self.source: CandleSource = factory(
+            symbol,
+            self.period,
+            self.interval,
+            argument if sep else None,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            replay_start=replay_start,
+            **options,
+        )
+
+    @classmethod
+    def from_frame(
+        cls,
+        candles: pd.DataFrame,
+        *,
+        symbol: str = "?",
+        interval: str | None = None,
+        replay_start: int | str | pd.Timestamp | None = None,
+    ) -> Fetcher:
+        """Play any candles frame back as a live feed (a replay source).
+
+        Args:
+            candles: Candles (validated; a naive index is read as UTC).
+            symbol: Named in messages.
+            interval: Resample to this interval when coarser than the frame's (inferred)
+                native interval; ``None`` keeps the frame as it is.
+            replay_start: As for ``Fetcher``.
+
+        Returns:
+            A fetcher whose ``fetch_latest()`` returns the candles after the replay point.
+        """
+        from .validate import validate_candles
+
+        frame = validate_candles(candles, symbol, tz="UTC")
+        native = infer_interval(frame.index)
+        if interval is not None:
+            check_interval(interval)
+            if native is not None:
+                check_coarser(native, interval, symbol=symbol)
+                frame = resample_candles(frame, native, interval, symbol=symbol)
+        source = ReplaySource(frame, symbol=symbol, replay_start=replay_start, label="frame")
+        fetcher = cls(symbol, period="max", interval=interval or native, source=source)
+        return fetcher
+
+    def fetch_historical(self) -> pd.DataFrame:
+        """Return the candles (for a replay: those before the replay point).
+
+        Raises:
+            FetcherError: The candles could not be obtained or are bad (one-line message).
+        """
+        return self.source.fetch_historical()
+
+    def fetch_latest(self) -> pd.DataFrame | None:
+        """Return the newest completed candle as a one-row frame, or ``None`` if nothing new.
+
+        Raises:
+            FetchError: The source is not a feed (``sample``, ``csv``), or Yahoo failed.
+        """
+        return self.source.fetch_latest()
+
+    @property
+    def exhausted(self) -> bool:
+        """True when a replay has played every candle (always False for live sources)."""
+        return self.source.exhausted
+
+    @property
+    def is_live(self) -> bool:
+        """True when ``fetch_latest`` follows the wall clock (yahoo): poll it every interval."""
+        return self.source.is_live
+
+    def __repr__(self) -> str:
+        return (
+            f"Fetcher({self.symbol!r}, period={self.period!r}, interval={self.interval!r}, "
+            f"source={self.source_name!r})"
+        )
+
+
+def _no_replay_start(name: str, replay_start: object) -> None:
+    if replay_start is not None:
+        raise ValueError(f"replay_start only applies to replay sources, not {name!r}")
+
+
+def _yahoo(symbol, period, interval, argument, *, replay_start=None, **options):
+    _no_replay_start("yahoo", replay_start)
+    if argument:
+        raise ValueError(f"source 'yahoo' takes no argument, got 'yahoo:{argument}'")
+    return YahooSource(symbol, period, interval or "1h", **options)
+
+
+def _sample(symbol, period, interval, argument, *, replay_start=None, **_options):
+    _no_replay_start("sample", replay_start)
+    return SampleSource(symbol, period, interval)
+
+
+def _csv(symbol, period, interval, argument, *, replay_start=None, tz="UTC", **_options):
+    _no_replay_start("csv", replay_start)
+    if not argument:
+        raise ValueError("source 'csv' needs a file: csv:PATH")
+    return CsvSource(argument, period, interval, symbol=symbol, tz=tz)
+
+
+def _replay(symbol, period, interval, argument, *, replay_start=None, tz="UTC", **_options):
+    if argument:
+        series = CsvSource(argument, period, interval, symbol=symbol, tz=tz).fetch_historical()
+        label = f"replay:{argument}"
+    else:
+        series = SampleSource(symbol, period, interval).fetch_historical()
+        label = "replay"
+    return ReplaySource(series, symbol=symbol, replay_start=replay_start, label=label)
+
+
+register_source("yahoo", _yahoo)
+register_source("sample", _sample)
+register_source("csv", _csv)
+register_source("replay", _replay)

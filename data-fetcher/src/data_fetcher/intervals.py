@@ -1,0 +1,214 @@
+"""Interval and period strings (yfinance spelling), and OHLC resampling between intervals."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import DataError
+
+__all__ = [
+    "INTERVALS",
+    "PERIODS",
+    "check_coarser",
+    "check_interval",
+    "check_period",
+    "infer_interval",
+    "interval_timedelta",
+    "resample_candles",
+    "slice_period",
+]
+
+# Nominal length of each interval, in ascending order (months and weeks are nominal).
+INTERVALS: dict[str, pd.Timedelta] = {
+    "1m": pd.Timedelta(minutes=1),
+    "2m": pd.Timedelta(minutes=2),
+    "5m": pd.Timedelta(minutes=5),
+    "15m": pd.Timedelta(minutes=15),
+    "30m": pd.Timedelta(minutes=30),
+    "60m": pd.Timedelta(hours=1),
+    "90m": pd.Timedelta(minutes=90),
+    "1h": pd.Timedelta(hours=1),
+    "1d": pd.Timedelta(days=1),
+    "5d": pd.Timedelta(days=5),
+    "1wk": pd.Timedelta(weeks=1),
+    "1mo": pd.Timedelta(days=30),
+    "3mo": pd.Timedelta(days=91),
+}
+
+PERIODS: tuple[str, ...] = (
+    "1d",
+    "5d",
+    "7d",
+    "1mo",
+    "3mo",
+    "6mo",
+    "1y",
+    "2y",
+    "5y",
+    "10y",
+    "ytd",
+    "max",
+)
+
+_PERIOD_OFFSETS = {
+    "1d": pd.DateOffset(days=1),
+    "5d": pd.DateOffset(days=5),
+    "7d": pd.DateOffset(days=7),
+    "1mo": pd.DateOffset(months=1),
+    "3mo": pd.DateOffset(months=3),
+    "6mo": pd.DateOffset(months=6),
+    "1y": pd.DateOffset(years=1),
+    "2y": pd.DateOffset(years=2),
+    "5y": pd.DateOffset(years=5),
+    "10y": pd.DateOffset(years=10),
+}
+
+# pandas resampling rule per target interval (weeks start on Monday, months on the 1st,
+# as yfinance labels them).
+_RULES = {
+    "1m": "1min",
+    "2m": "2min",
+    "5m": "5min",
+    "15m": "15min",
+    "30m": "30min",
+    "60m": "1h",
+    "90m": "90min",
+    "1h": "1h",
+    "1d": "1D",
+    "5d": "5D",
+    "1wk": "W-MON",
+    "1mo": "MS",
+    "3mo": "QS",
+}
+
+
+def check_interval(interval: str) -> str:
+    """Return ``interval`` if yfinance knows it.
+
+    Args:
+        interval: A yfinance interval such as ``"1h"`` or ``"1d"``.
+
+    Returns:
+        The same string.
+
+    Raises:
+        ValueError: The interval is unknown; the message names it and lists the valid ones.
+    """
+    if interval not in INTERVALS:
+        raise DataError(f"interval {interval!r} is not one of {', '.join(INTERVALS)}")
+    return interval
+
+
+def check_period(period: str) -> str:
+    """Return ``period`` if yfinance knows it.
+
+    Args:
+        period: A yfinance period such as ``"7d"``, ``"1y"`` or ``"max"``.
+
+    Returns:
+        The same string.
+
+    Raises:
+        ValueError: The period is unknown; the message names it and lists the valid ones.
+    """
+    if period not in PERIODS:
+        raise DataError(f"period {period!r} is not one of {', '.join(PERIODS)}")
+    return period
+
+
+def interval_timedelta(interval: str) -> pd.Timedelta:
+    """Nominal length of ``interval`` (a month counts 30 days)."""
+    return INTERVALS[check_interval(interval)]
+
+
+def infer_interval(index: pd.DatetimeIndex) -> str | None:
+    """Guess the native interval of candles from the median spacing of their stamps.
+
+    Daily bars (with weekend gaps) give ``"1d"``; returns ``None`` when no interval fits.
+    """
+    if len(index) < 2:
+        return None
+    step = pd.Series(index).diff().median()
+    for name in ("1m", "2m", "5m", "15m", "30m", "1h", "90m"):
+        if step == INTERVALS[name]:
+            return name
+    days = step / pd.Timedelta(days=1)
+    for name, (low, high) in {
+        "1d": (0.9, 1.6),
+        "1wk": (6.5, 7.5),
+        "1mo": (27.5, 31.5),
+        "3mo": (88, 93),
+    }.items():
+        if low <= days <= high:
+            return name
+    return None
+
+
+def slice_period(candles: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Keep the candles of the last ``period`` of the series (counted from its last stamp).
+
+    ``"max"`` keeps everything; ``"ytd"`` keeps the calendar year of the last candle.
+    """
+    check_period(period)
+    if period == "max" or candles.empty:
+        return candles
+    last = candles.index[-1]
+    if period == "ytd":
+        start = pd.Timestamp(year=last.year, month=1, day=1, tz=last.tz)
+        return candles[candles.index >= start]
+    start = last - _PERIOD_OFFSETS[period]
+    return candles[candles.index > start]
+
+
+def check_coarser(native: str, interval: str, *, symbol: str = "?") -> str:
+    """Return ``interval`` if candles at ``native`` can be aggregated to it.
+
+    Raises:
+        DataError: ``interval`` is finer than ``native`` (or either is unknown).
+    """
+    if interval_timedelta(interval) < interval_timedelta(native):
+        raise DataError(
+            f"{symbol}: interval {interval!r} is finer than the data's native {native!r}; "
+            f"use {native!r} or a coarser interval"
+        )
+    return interval
+
+
+def resample_candles(
+    candles: pd.DataFrame, native: str, interval: str, *, symbol: str = "?"
+) -> pd.DataFrame:
+    """Aggregate candles to a coarser interval.
+
+    Each bin takes the first Open, max High, min Low, last Close and summed Volume; bins
+    without any candle are dropped. Weeks start on Monday and months on the 1st.
+
+    Args:
+        candles: Candles at the ``native`` interval.
+        native: The interval of ``candles``.
+        interval: The wanted interval, equal to or coarser than ``native``.
+        symbol: Named in error messages.
+
+    Returns:
+        The resampled candles (``candles`` itself when the intervals are the same).
+
+    Raises:
+        DataError: ``interval`` is finer than ``native``.
+    """
+    if check_coarser(native, interval, symbol=symbol) == native:
+        return candles
+    rule = _RULES[interval]
+    kwargs = {"label": "left", "closed": "left"} if interval == "1wk" else {}
+    grouped = candles.resample(rule, **kwargs)
+    out = pd.DataFrame(
+        {
+            "Open": grouped["Open"].first(),
+            "High": grouped["High"].max(),
+            "Low": grouped["Low"].min(),
+            "Close": grouped["Close"].last(),
+            "Volume": grouped["Volume"].sum(),
+        }
+    )
+    counts = grouped["Close"].count()
+    out = out[counts > 0]
+    out.index.name = candles.index.name
+    return out

@@ -1,0 +1,311 @@
+"""Candles from Yahoo Finance through yfinance, cached on disk and retried with back-off."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from .base import CandleSource
+from .cache import CandleCache, default_ttl
+from .errors import DataError, FetchError, FetcherError
+from .intervals import check_interval, check_period, interval_timedelta
+from .retry import RetryPolicy, call_with_retry
+from .validate import validate_candles
+
+__all__ = ["YahooSource", "classify_error", "normalize_yfinance"]
+
+logger = logging.getLogger("data_fetcher")
+
+_DROP = ("Dividends", "Stock Splits", "Capital Gains", "Adj Close", "Repaired?")
+# Yahoo serves minute bars for recent days only (1m: 8 days, other minutes: 60 days,
+# hours: 730 days); ``max`` is clipped to those windows by yfinance itself.
+_ALLOWED_PERIODS = {
+    "1m": ("1d", "5d", "7d", "max"),
+    "minutes": ("1d", "5d", "7d", "1mo", "max"),
+    "1h": ("1d", "5d", "7d", "1mo", "3mo", "6mo", "1y", "2y", "ytd", "max"),
+}
+# Period asked for by fetch_latest(): short, so a poll stays cheap.
+_LATEST_PERIOD = {"1m": "1d", "1h": "5d", "60m": "5d", "90m": "5d", "1d": "5d"}
+_LATEST_PERIOD.update({"5d": "1mo", "1wk": "1mo", "1mo": "6mo", "3mo": "1y"})
+_SUGGEST = "try --source sample (offline data shipped with the package)"
+
+_yf_lock = threading.RLock()
+
+
+def check_yahoo_range(period: str, interval: str) -> None:
+    """Reject the combinations that Yahoo never serves (e.g. 1-minute bars for a year).
+
+    Raises:
+        DataError: ``period`` is too long for ``interval`` (the message names both).
+    """
+    kind = "1m" if interval == "1m" else "minutes" if interval.endswith("m") else interval
+    if interval in ("60m", "90m"):
+        kind = "1h"
+    allowed = _ALLOWED_PERIODS.get(kind)
+    if allowed is not None and period not in allowed:
+        raise DataError(
+            f"period {period!r} is too long for interval {interval!r} on Yahoo; "
+            f"use one of {', '.join(allowed)}"
+        )
+
+
+def normalize_yfinance(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """Turn what ``Ticker.history()`` or ``download()`` returned into plain candles.
+
+    Flattens ``download()``'s ``('Price', 'Ticker')`` MultiIndex columns (keeping
+    ``symbol``), drops Dividends / Stock Splits / Capital Gains / Adj Close and keeps the
+    exchange time zone of the index. The result is validated.
+
+    Raises:
+        DataError: The frame is empty or is not candles.
+    """
+    if isinstance(frame.columns, pd.MultiIndex):
+        level = next(
+            (
+                i
+                for i in range(frame.columns.nlevels)
+                if "Close" in frame.columns.get_level_values(i)
+            ),
+            0,
+        )
+        others = [i for i in range(frame.columns.nlevels) if i != level]
+        for other in sorted(others, reverse=True):
+            values = frame.columns.get_level_values(other)
+            if symbol in values:
+                frame = frame.xs(symbol, axis=1, level=other)
+            else:
+                frame = frame.droplevel(other, axis=1)
+    frame = frame.drop(columns=[c for c in _DROP if c in frame.columns])
+    if frame.empty:
+        raise DataError(f"{symbol}: Yahoo returned no candles (empty result)")
+    return validate_candles(frame, symbol)
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def classify_error(exc: BaseException) -> str:
+    """Sort a yfinance/HTTP failure: ``network``, ``rate_limit``, ``server`` (all three
+    are retried), ``unknown_symbol`` or ``other``."""
+    from yfinance import exceptions as yfe
+
+    if isinstance(exc, yfe.YFRateLimitError):
+        return "rate_limit"
+    if isinstance(exc, yfe.YFTickerMissingError):
+        return "unknown_symbol"
+    status = _status(exc)
+    if status is not None:
+        if status == 429:
+            return "rate_limit"
+        if status >= 500:
+            return "server"
+        if status in (400, 404, 422):
+            return "unknown_symbol"
+        return "other"
+    if isinstance(exc, yfe.YFDataException) and "DOWN" in str(exc):
+        return "server"
+    if isinstance(exc, json.JSONDecodeError):
+        return "server"  # an HTML error page instead of JSON
+    if isinstance(exc, (OSError, TimeoutError)) or type(exc).__name__ in (
+        "ConnectionError",
+        "Timeout",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "DNSError",
+    ):
+        return "network"
+    return "other"
+
+
+def _transient(exc: BaseException) -> bool:
+    return classify_error(exc) in ("network", "rate_limit", "server")
+
+
+def _short(exc: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextlib.contextmanager
+def _yfinance_raising() -> Iterator[None]:
+    """Make yfinance raise its errors instead of logging them, and keep its warnings quiet."""
+    import yfinance as yf
+
+    yf_logger = logging.getLogger("yfinance")
+    with _yf_lock:
+        hidden, level = yf.config.debug.hide_exceptions, yf_logger.level
+        yf.config.debug.hide_exceptions = False
+        yf_logger.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            yf.config.debug.hide_exceptions = hidden
+            yf_logger.setLevel(level)
+
+
+def _candle_end(stamp: pd.Timestamp, interval: str) -> pd.Timestamp:
+    if interval == "1mo":
+        return stamp + pd.DateOffset(months=1)
+    if interval == "3mo":
+        return stamp + pd.DateOffset(months=3)
+    return stamp + interval_timedelta(interval)
+
+
+class YahooSource(CandleSource):
+    """Candles from Yahoo Finance (yfinance ``Ticker.history`` with auto-adjusted prices).
+
+    ``fetch_historical()`` goes through the on-disk cache (unless ``use_cache=False``);
+    ``fetch_latest()`` asks for a short recent period, skips the candle still forming and
+    returns the newest completed one if it is newer than the last one returned.
+
+    Examples:
+        >>> YahooSource("MSFT", period="1mo", interval="1d", use_cache=False).is_live
+        True
+    """
+
+    is_live = True
+
+    def __init__(
+        self,
+        symbol: str,
+        period: str = "7d",
+        interval: str = "1h",
+        *,
+        session: object | None = None,
+        cache_dir: str | Path | None = None,
+        use_cache: bool = True,
+        cache_ttl: float | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        if not symbol or not symbol.strip():
+            raise ValueError("symbol must be a non-empty string")
+        self.symbol = symbol.strip().upper()
+        self.period = check_period(period)
+        self.interval = check_interval(interval)
+        check_yahoo_range(self.period, self.interval)
+        self.session = session
+        self.use_cache = use_cache
+        ttl = default_ttl(self.interval) if cache_ttl is None else cache_ttl
+        self.cache = CandleCache(cache_dir, ttl=ttl, clock=clock)
+        self.retry = retry or RetryPolicy()
+        self.sleep, self.clock, self.rng, self.timeout = sleep, clock, rng, timeout
+        self.last_stamp: pd.Timestamp | None = None
+        self.attempts = 0  # attempts made by the last download (for tests and logs)
+
+    @property
+    def name(self) -> str:
+        """Short name of the source."""
+        return "yahoo"
+
+    def _download_once(self, period: str) -> pd.DataFrame:
+        import yfinance as yf
+
+        with _yfinance_raising():
+            ticker = yf.Ticker(self.symbol, session=self.session)
+            return ticker.history(
+                period=period,
+                interval=self.interval,
+                auto_adjust=True,
+                actions=False,
+                timeout=self.timeout,
+            )
+
+    def download(self, period: str) -> pd.DataFrame:
+        """Fetch ``period`` of candles from Yahoo now (no cache), with retries.
+
+        Raises:
+            FetchError: Unknown symbol, network unreachable, rate limit or server errors
+                that outlasted the retries.
+            DataError: Yahoo answered but gave no usable candles.
+        """
+        try:
+            frame, self.attempts = call_with_retry(
+                lambda: self._download_once(period),
+                is_transient=_transient,
+                policy=self.retry,
+                sleep=self.sleep,
+                rng=self.rng,
+                what=f"Yahoo request for {self.symbol}",
+            )
+        except FetcherError:
+            raise
+        except Exception as exc:
+            self.attempts = getattr(exc, "attempts", 1)
+            raise self._fetch_error(exc, period) from None
+        if frame is None or frame.empty:
+            raise DataError(
+                f"{self.symbol}: Yahoo returned no candles (period={period}, "
+                f"interval={self.interval}); the symbol may be delisted or the network "
+                f"unreachable; {_SUGGEST}"
+            )
+        return normalize_yfinance(frame, self.symbol)
+
+    def _fetch_error(self, exc: BaseException, period: str) -> FetchError:
+        kind = classify_error(exc)
+        tries = f"after {self.attempts} attempt(s)"
+        if kind == "unknown_symbol":
+            reason = getattr(exc, "yahoo_reason", None) or _short(exc)
+            return FetchError(
+                f"{self.symbol}: Yahoo has no data for this symbol (period={period}, "
+                f"interval={self.interval}): {reason}; check the symbol"
+            )
+        if kind == "network":
+            return FetchError(
+                f"{self.symbol}: cannot reach Yahoo Finance, the network looks unreachable "
+                f"({type(exc).__name__}: {_short(exc, 80)}) {tries}; {_SUGGEST}"
+            )
+        if kind == "rate_limit":
+            return FetchError(
+                f"{self.symbol}: Yahoo Finance is rate-limiting requests {tries}; wait a few "
+                f"minutes or {_SUGGEST}"
+            )
+        if kind == "server":
+            return FetchError(
+                f"{self.symbol}: Yahoo Finance answered with an error {tries} "
+                f"({_short(exc, 80)}); {_SUGGEST}"
+            )
+        return FetchError(
+            f"{self.symbol}: Yahoo request failed ({type(exc).__name__}: {_short(exc)})"
+        )
+
+    def fetch_historical(self) -> pd.DataFrame:
+        """Return the candles of ``period`` at ``interval`` (from the cache when fresh)."""
+        key = (self.symbol, self.interval, self.period)
+        candles = self.cache.load(key) if self.use_cache else None
+        if candles is None:
+            candles = self.download(self.period)
+            if self.use_cache:
+                self.cache.store(key, candles)
+        else:
+            logger.debug("%s: candles from the cache %s", self.symbol, self.cache.path(key))
+        if len(candles):
+            self.last_stamp = candles.index[-1]
+        return candles
+
+    def fetch_latest(self) -> pd.DataFrame | None:
+        """Return the newest completed candle if it is new, else ``None`` (never cached)."""
+        candles = self.download(_LATEST_PERIOD.get(self.interval, "1d"))
+        now = pd.Timestamp(self.clock(), unit="s", tz="UTC")
+        ends = pd.DatetimeIndex([_candle_end(t, self.interval) for t in candles.index])
+        complete = candles[ends <= now]
+        if complete.empty:
+            return None
+        newest = complete.iloc[-1:]
+        if self.last_stamp is not None and newest.index[0] <= self.last_stamp:
+            return None
+        self.last_stamp = newest.index[0]
+        return newest.copy()
