@@ -1,4 +1,63 @@
-"""finance_demo (skeleton; filled by a later issue)."""
+"""finance_demo: the stock-analyzer pipeline wired from the four lower packages.
+
+Candles → ``Buffer`` windows → ``FeatureExtraction`` → sequences → ``Model``; offline
+(:func:`build_dataset`, :func:`train_model`, :func:`batch_predict`) and live
+(:class:`System`, :class:`Activator`), with the same predictions at the same ticks.
+"""
+
+from finance_demo.activator import Activator, Summary, check_spacing, interval_length
+from finance_demo.batch import batch_predict
+from finance_demo.config import (
+    DataConfig,
+    ModelSettings,
+    PipelineConfig,
+    Settings,
+    TrainingConfig,
+    load_settings,
+    load_settings_file,
+)
+from finance_demo.dataset import Dataset, build_dataset, closes_of, split_dataset
+from finance_demo.errors import (
+    InsufficientDataError,
+    IntervalMismatchError,
+    PipelineError,
+    SettingsError,
+)
+from finance_demo.journal import PredictionLog
+from finance_demo.live_metrics import LiveMetrics
+from finance_demo.system import FeatureRing, Prediction, Predictor, System, pipeline_of
+from finance_demo.training import evaluate, train_model
 
 __version__ = "1.0.0"
-__all__ = ["__version__"]
+__all__ = [
+    "Activator",
+    "DataConfig",
+    "Dataset",
+    "FeatureRing",
+    "InsufficientDataError",
+    "IntervalMismatchError",
+    "LiveMetrics",
+    "ModelSettings",
+    "PipelineConfig",
+    "PipelineError",
+    "Prediction",
+    "PredictionLog",
+    "Predictor",
+    "Settings",
+    "SettingsError",
+    "Summary",
+    "System",
+    "TrainingConfig",
+    "__version__",
+    "batch_predict",
+    "build_dataset",
+    "check_spacing",
+    "closes_of",
+    "evaluate",
+    "interval_length",
+    "load_settings",
+    "load_settings_file",
+    "pipeline_of",
+    "split_dataset",
+    "train_model",
+]

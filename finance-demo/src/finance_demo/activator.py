@@ -1,0 +1,344 @@
+"""The live loop: poll a fetcher, feed new candles through the System, log predictions."""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from finance_demo.errors import IntervalMismatchError
+from finance_demo.journal import PredictionLog
+from finance_demo.live_metrics import LiveMetrics
+from finance_demo.system import Prediction, System
+
+__all__ = ["Activator", "Summary", "check_spacing", "interval_length"]
+
+
+def interval_length(interval: str) -> Any:
+    """Return the nominal length of a yfinance interval string as a ``Timedelta``.
+
+    Raises:
+        IntervalMismatchError: An unknown interval string.
+    """
+    from data_fetcher.intervals import INTERVALS
+
+    if interval not in INTERVALS:
+        raise IntervalMismatchError(f"unknown interval {interval!r}")
+    return INTERVALS[interval]
+
+
+def check_spacing(index: Any, interval: str, what: str = "the candles") -> None:
+    """Refuse candles whose typical spacing is not ``interval`` (median of the gaps).
+
+    Args:
+        index: The candles' ``DatetimeIndex`` (fewer than 3 stamps are not checked).
+        interval: The model's interval.
+        what: How to name the candles in the message.
+
+    Raises:
+        IntervalMismatchError: The median gap is outside ``[0.5, 1.6] x interval``.
+    """
+    if len(index) < 3:
+        return
+    nominal = interval_length(interval)
+    gap = index.to_series().diff().median()
+    if not 0.5 * nominal <= gap <= 1.6 * nominal:
+        raise IntervalMismatchError(
+            f"{what} are spaced {gap} apart, but the model was trained on {interval} "
+            "candles; use candles of the model's interval"
+        )
+
+
+@dataclass
+class Summary:
+    """What a run of the live loop did.
+
+    Attributes:
+        ticks: New candles processed (warm-up excluded).
+        predictions: Predictions made (one per emitting tick).
+        outcomes: Predictions whose horizon has passed (scored in ``metrics``).
+        skipped: Polls that returned an already-seen candle.
+        failures: Failed fetches (each retried).
+        warmup: Candles of history used to warm up.
+        stopped: ``"max_ticks"``, ``"exhausted"`` (replay ended) or ``"signal"``.
+        metrics: Live metrics per horizon (``"h1"`` → :class:`LiveMetrics`).
+        log_path: The JSONL log, if any.
+    """
+
+    ticks: int = 0
+    predictions: int = 0
+    outcomes: int = 0
+    skipped: int = 0
+    failures: int = 0
+    warmup: int = 0
+    stopped: str = ""
+    metrics: dict[str, LiveMetrics] = field(default_factory=dict)
+    log_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as a JSON-able dict."""
+        out = {k: v for k, v in self.__dict__.items() if k != "metrics"}
+        out["metrics"] = {k: m.to_dict() for k, m in self.metrics.items()}
+        return out
+
+    def format(self) -> str:
+        """Return a short human-readable report (several lines)."""
+        lines = [
+            f"ticks {self.ticks}, predictions {self.predictions}, outcomes {self.outcomes}, "
+            f"skipped {self.skipped}, fetch failures {self.failures} (stopped: {self.stopped})"
+        ]
+        for name, m in self.metrics.items():
+            if not m.count:
+                lines.append(f"{name}: no realized outcome yet")
+                continue
+            lines.append(
+                f"{name}: MAE {m.mae:.5f} (persistence {m.mae_persistence:.5f}), "
+                f"direction hit rate {m.hit_rate:.1%} (always-up {m.up_rate:.1%}), "
+                f"interval coverage {m.coverage:.1%} over {m.count} outcomes"
+            )
+        if self.log_path:
+            lines.append(f"log: {self.log_path}")
+        return "\n".join(lines)
+
+
+def _iso(stamp: Any) -> str:
+    return stamp.isoformat() if hasattr(stamp, "isoformat") else str(stamp)
+
+
+class Activator:
+    """Run the live loop: warm up from history, then poll, predict, log, score.
+
+    Args:
+        fetcher: A ``data_fetcher.Fetcher`` (``fetch_historical``, ``fetch_latest``,
+            ``exhausted``, ``is_live``, ``interval``, ``symbol``).
+        system: A :class:`System` built from the trained model.
+        poll_interval: Seconds between polls of a live source (a replay never waits).
+        max_ticks: Stop after this many new candles (``None``: run until stopped).
+        log: JSONL file path or text stream for the records (``None``: no file).
+        echo: Called with one-line diagnostics (default: print to stderr).
+        on_record: Called with every record written to the log (e.g. to print it).
+        retry_delay: First back-off delay after a failed fetch, doubled each time.
+        max_retry_delay: Cap of the back-off delay.
+        handle_signals: Install SIGINT/SIGTERM handlers (main thread only) that stop the
+            loop after the current tick.
+
+    Examples:
+        >>> act = Activator(fetcher, System(model), max_ticks=300, log="p.jsonl")  # doctest: +SKIP
+        >>> print(act.execute().format())  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        fetcher: Any,
+        system: System,
+        poll_interval: float = 60,
+        max_ticks: int | None = None,
+        log: str | Path | IO[str] | None = None,
+        *,
+        echo: Callable[[str], None] | None = None,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 300.0,
+        handle_signals: bool = True,
+    ) -> None:
+        if poll_interval < 0:
+            raise ValueError(f"poll_interval must be >= 0, got {poll_interval}")
+        if max_ticks is not None and max_ticks < 1:
+            raise ValueError(f"max_ticks must be >= 1, got {max_ticks}")
+        self.fetcher = fetcher
+        self.system = system
+        self.poll_interval = poll_interval
+        self.max_ticks = max_ticks
+        self.log = log
+        self.echo = echo or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.on_record = on_record
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.handle_signals = handle_signals
+        self.interval: str = system.interval or getattr(fetcher, "interval", "1d")
+        self.symbol = getattr(fetcher, "symbol", None) or system.symbol
+        self._stop = threading.Event()
+        self._step = interval_length(self.interval)
+        self._last_time: Any = None
+        self._pending: deque[tuple[int, Prediction]] = deque()
+        self._journal: PredictionLog | None = None
+        self.summary = Summary()
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current tick (safe from a signal handler)."""
+        self._stop.set()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.echo(f"received {signal.Signals(signum).name}: stopping after the current tick")
+        self.stop()
+
+    def _check_interval(self) -> None:
+        fetched = getattr(self.fetcher, "interval", None)
+        if fetched and interval_length(fetched) != self._step:
+            raise IntervalMismatchError(
+                f"the fetcher gives {fetched} candles but the model was trained on "
+                f"{self.interval} candles; use --interval {self.interval}"
+            )
+
+    def _write(self, record: dict[str, Any]) -> None:
+        assert self._journal is not None
+        self._journal.write(record)
+        if self.on_record is not None:
+            self.on_record(record)
+
+    def warm_up(self) -> int:
+        """Fetch the recent history and bring the System to its state (vectorized).
+
+        Returns:
+            The number of history candles used.
+        """
+        history = self.fetcher.fetch_historical()
+        check_spacing(history.index, self.interval, "the history candles")
+        closes = history["Close"].to_numpy(dtype=np.float64)
+        self.system.warm_up(closes)
+        if len(history):
+            self._last_time = history.index[-1]
+        return len(history)
+
+    def _record_prediction(self, pred: Prediction) -> None:
+        for k, h in enumerate(pred.horizons):
+            m, lo, hi = float(pred.mean[k]), float(pred.lower[k]), float(pred.upper[k])
+            self._write(
+                {
+                    "type": "prediction",
+                    "time": _iso(pred.time),
+                    "symbol": self.symbol,
+                    "interval": self.interval,
+                    "close": pred.close,
+                    "horizon": h,
+                    "predicted_return": m,
+                    "predicted_price": pred.close * math.exp(m),
+                    "lower_return": lo,
+                    "upper_return": hi,
+                    "lower_price": pred.close * math.exp(lo),
+                    "upper_price": pred.close * math.exp(hi),
+                    "level": self.system.level,
+                    "target_time": _iso(pred.time + h * self._step),
+                }
+            )
+        self._pending.append((pred.tick, pred))
+
+    def _record_outcomes(self, tick: int, time: Any, close: float) -> None:
+        """Score the pending predictions whose horizon ends at this tick."""
+        pending = self._pending
+        max_h = max(self.system.pipeline.horizons)
+        while pending and pending[0][0] + max_h < tick:
+            pending.popleft()
+        for made_at, pred in pending:
+            for k, h in enumerate(pred.horizons):
+                if made_at + h != tick:
+                    continue
+                realized = math.log(close / pred.close)
+                m, lo, hi = float(pred.mean[k]), float(pred.lower[k]), float(pred.upper[k])
+                self.summary.metrics[f"h{h}"].update(m, realized, lo, hi)
+                self.summary.outcomes += 1
+                self._write(
+                    {
+                        "type": "outcome",
+                        "time": _iso(pred.time),
+                        "symbol": self.symbol,
+                        "horizon": h,
+                        "realized_time": _iso(time),
+                        "realized_close": close,
+                        "realized_return": realized,
+                        "predicted_return": m,
+                        "error": m - realized,
+                        "hit": (m > 0) == (realized > 0),
+                        "covered": lo <= realized <= hi,
+                    }
+                )
+
+    def _poll(self) -> Any:
+        """Fetch the newest candle, retrying with back-off; ``None`` when stopped."""
+        from data_fetcher import FetchError
+
+        delay = self.retry_delay
+        while not self._stop.is_set():
+            try:
+                return self.fetcher.fetch_latest()
+            except FetchError as exc:
+                self.summary.failures += 1
+                self.echo(f"fetch failed ({exc}); retrying in {delay:g} s")
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+        return None
+
+    def _process(self, candle: Any) -> None:
+        stamp = candle.index[-1]
+        close = float(candle["Close"].iloc[-1])
+        if self._last_time is not None and stamp - self._last_time < 0.5 * self._step:
+            raise IntervalMismatchError(
+                f"a new candle came {stamp - self._last_time} after the previous one, but "
+                f"the model was trained on {self.interval} candles"
+            )
+        pred = self.system.process_candle(stamp, close)
+        self.summary.ticks += 1
+        self._last_time = stamp
+        self._record_outcomes(self.system.tick, stamp, close)
+        if pred is not None:
+            self.summary.predictions += 1
+            self._record_prediction(pred)
+
+    def execute(self) -> Summary:
+        """Run the loop until ``max_ticks``, the end of a replay, or SIGINT/SIGTERM.
+
+        Returns:
+            The :class:`Summary` (also in ``self.summary``).
+
+        Raises:
+            IntervalMismatchError: Candles of another interval than the model's.
+            FetchError: The history could not be fetched.
+        """
+        self._check_interval()
+        previous = {}
+        if self.handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._on_signal)
+        self._journal = PredictionLog(self.log)
+        self.summary = Summary(
+            metrics={f"h{h}": LiveMetrics() for h in self.system.pipeline.horizons},
+            log_path=str(self._journal.path) if self._journal.path else None,
+        )
+        live = bool(getattr(self.fetcher, "is_live", True))
+        try:
+            self.summary.warmup = self.warm_up()
+            while not self._stop.is_set():
+                if self.max_ticks is not None and self.summary.ticks >= self.max_ticks:
+                    self.summary.stopped = "max_ticks"
+                    break
+                candle = self._poll()
+                if candle is None or len(candle) == 0:
+                    if self._stop.is_set():
+                        break
+                    if getattr(self.fetcher, "exhausted", False):
+                        self.summary.stopped = "exhausted"
+                        break
+                    self._stop.wait(self.poll_interval if live else 0)
+                    continue
+                if self._last_time is not None and candle.index[-1] <= self._last_time:
+                    self.summary.skipped += 1
+                    self._stop.wait(self.poll_interval if live else 0)
+                    continue
+                self._process(candle)
+                if live and not self._stop.is_set():
+                    self._stop.wait(self.poll_interval)
+            if self._stop.is_set() and not self.summary.stopped:
+                self.summary.stopped = "signal"
+        finally:
+            self._journal.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.summary

@@ -1,0 +1,171 @@
+"""Vectorized dataset building: candles → windows → features → sequences → targets.
+
+No look-ahead: the sequence of tick ``t`` is built from ``close[.. t]`` only; only its
+target, ``log(close[t + h] / close[t])``, looks ahead, and it is ``NaN`` where ``t + h``
+is past the end. The train/validation/test split is time-ordered, with a purge gap so
+that no training target reaches into the validation or test part.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from finance_demo.config import PipelineConfig
+from finance_demo.errors import InsufficientDataError, PipelineError
+
+__all__ = ["Dataset", "build_dataset", "closes_of", "split_dataset"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Sequences and targets of a candle history, one sample per emitting tick.
+
+    Attributes:
+        X: ``(N, seq_len, n_features)`` float64 input sequences.
+        y: ``(N, H)`` float64 log returns per horizon (``NaN`` past the end).
+        ticks: ``(N,)`` position of each sample's last candle in the history.
+        times: ``(N,)`` stamps of those candles (a ``DatetimeIndex``).
+        closes: ``(N,)`` their closes.
+        horizons: The horizons of the ``y`` columns.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    ticks: np.ndarray
+    times: Any
+    closes: np.ndarray
+    horizons: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def subset(self, index: Any) -> Dataset:
+        """Return the samples selected by a slice or an index array."""
+        return Dataset(
+            X=self.X[index],
+            y=self.y[index],
+            ticks=self.ticks[index],
+            times=self.times[index],
+            closes=self.closes[index],
+            horizons=self.horizons,
+        )
+
+    def labeled(self) -> Dataset:
+        """Return the samples whose every target is known (all but the last few)."""
+        return self.subset(slice(0, int(np.isfinite(self.y).all(axis=1).sum())))
+
+
+def closes_of(candles: Any) -> np.ndarray:
+    """Return the ``Close`` column as float64, checking that every close is positive.
+
+    Args:
+        candles: A candles DataFrame.
+
+    Returns:
+        The closes, oldest first.
+
+    Raises:
+        PipelineError: No ``Close`` column, or a missing or non-positive close.
+    """
+    if "Close" not in getattr(candles, "columns", ()):
+        raise PipelineError("the candles have no 'Close' column")
+    closes = candles["Close"].to_numpy(dtype=np.float64)
+    bad = ~(np.isfinite(closes) & (closes > 0))
+    if bad.any():
+        raise PipelineError(
+            f"the candles have {int(bad.sum())} missing or non-positive closes "
+            f"(first at {candles.index[int(np.argmax(bad))]})"
+        )
+    return closes
+
+
+def build_dataset(candles: Any, config: PipelineConfig, features: Any = None) -> Dataset:
+    """Build every input sequence of a history in bulk, with its targets.
+
+    Args:
+        candles: Candles (``Close`` column, ``DatetimeIndex``), oldest first.
+        config: Window sizes and horizons.
+        features: A ``FeatureExtraction`` (default: built from ``config``).
+
+    Returns:
+        One sample per tick ``t = buffer_size - 1 + (j + seq_len - 1) * step_size``.
+
+    Raises:
+        InsufficientDataError: Fewer candles than one sequence needs.
+        PipelineError: Bad closes.
+    """
+    if features is None:
+        from feature_extraction import FeatureExtraction
+
+        features = FeatureExtraction(window_size=config.window_size, normalize=config.normalize)
+    closes = closes_of(candles)
+    n = len(closes)
+    if n < config.span:
+        raise InsufficientDataError(
+            f"{n} candles are too few: one input sequence needs {config.span} "
+            f"(buffer_size {config.buffer_size} + (seq_len {config.seq_len} - 1) x "
+            f"step_size {config.step_size})"
+        )
+    b, s, seq_len = config.buffer_size, config.step_size, config.seq_len
+    feats = np.asarray(features.transform(closes, b, stride=s), dtype=np.float64)
+    # (W - L + 1, F, L) view → (N, L, F), one copy.
+    X = np.ascontiguousarray(sliding_window_view(feats, seq_len, axis=0).transpose(0, 2, 1))
+    ticks = b - 1 + (np.arange(len(X)) + seq_len - 1) * s
+    y = np.full((len(X), len(config.horizons)), np.nan)
+    log_close = np.log(closes)
+    for k, h in enumerate(config.horizons):
+        ok = ticks + h < n
+        y[ok, k] = log_close[ticks[ok] + h] - log_close[ticks[ok]]
+    return Dataset(
+        X=X,
+        y=y,
+        ticks=ticks,
+        times=candles.index[ticks],
+        closes=closes[ticks],
+        horizons=tuple(config.horizons),
+    )
+
+
+def split_dataset(
+    data: Dataset, val_fraction: float, test_fraction: float, step_size: int = 1
+) -> tuple[Dataset, Dataset, Dataset]:
+    """Split the labeled samples in time order into train, validation and test parts.
+
+    The last ``ceil(max(horizons) / step_size)`` samples before each boundary are
+    dropped (purged): their targets would use prices of the next part.
+
+    Args:
+        data: A dataset (only its labeled samples are used).
+        val_fraction: Share of the validation part.
+        test_fraction: Share of the test part (0 = no test part).
+        step_size: Ticks between two samples.
+
+    Returns:
+        ``(train, val, test)``; ``test`` is empty when ``test_fraction`` is 0.
+
+    Raises:
+        InsufficientDataError: A part would have too few samples.
+    """
+    data = data.labeled()
+    n = len(data)
+    gap = math.ceil(max(data.horizons) / step_size)
+    n_test = round(n * test_fraction)
+    n_val = max(1, round(n * val_fraction))
+    n_train = n - n_test - n_val - gap * (2 if n_test else 1)
+    if n_train < 8 or (test_fraction > 0 and n_test < 1):
+        raise InsufficientDataError(
+            f"{n} labeled sequences are too few to split into train/validation/test "
+            f"(fractions {val_fraction}/{test_fraction}); use a longer period or smaller "
+            "window sizes"
+        )
+    train = data.subset(slice(0, n_train))
+    val_start = n_train + gap
+    val = data.subset(slice(val_start, val_start + n_val))
+    test_start = val_start + n_val + gap
+    test = data.subset(slice(test_start, test_start + n_test))
+    return train, val, test

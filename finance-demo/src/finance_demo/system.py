@@ -1,0 +1,243 @@
+"""The live ``System``: buffer window → features → last ``seq_len`` vectors → predictor.
+
+Per emitting tick it computes the features of the ONE new window and writes them into a
+preallocated ring of feature vectors; the model input is a zero-copy view of that ring
+(every vector is stored twice, at ``i`` and ``i + seq_len``, so the last ``seq_len``
+vectors are always contiguous). A tick that emits no window only pushes the close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from signal_processing import Buffer
+from signal_processing import System as BaseSystem
+
+from finance_demo.config import PipelineConfig
+
+__all__ = ["FeatureRing", "Prediction", "Predictor", "System", "pipeline_of"]
+
+
+def pipeline_of(model: Any) -> PipelineConfig:
+    """Return the :class:`PipelineConfig` recorded in a trained model's metadata.
+
+    Args:
+        model: A trained ``model.Model`` whose ``metadata["pipeline"]`` was written by
+            :func:`finance_demo.train_model`.
+
+    Returns:
+        The pipeline configuration.
+
+    Raises:
+        ValueError: The model has no pipeline metadata (it was not trained by this package).
+    """
+    meta = getattr(model, "metadata", None) or {}
+    raw = meta.get("pipeline")
+    if not isinstance(raw, dict):
+        raise ValueError("the model file has no pipeline settings (not trained by stock-analyzer)")
+    return PipelineConfig(**raw)
+
+
+class FeatureRing:
+    """The last ``seq_len`` feature vectors, oldest first, as a zero-copy view.
+
+    Args:
+        seq_len: Vectors kept.
+        n_features: Length of one vector.
+
+    Examples:
+        >>> ring = FeatureRing(2, 1)
+        >>> for v in ([1.0], [2.0], [3.0]):
+        ...     ring.append(v)
+        >>> ring.full, ring.sequence().ravel().tolist()
+        (True, [2.0, 3.0])
+    """
+
+    def __init__(self, seq_len: int, n_features: int) -> None:
+        self.seq_len = seq_len
+        self._data = np.zeros((2 * seq_len, n_features), dtype=np.float64)
+        self._next = 0  # slot of the next vector, in [0, seq_len)
+        self.count = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether ``seq_len`` vectors have been appended."""
+        return self.count >= self.seq_len
+
+    def append(self, vector: Any) -> None:
+        """Add the newest vector (O(n_features), no allocation)."""
+        i = self._next
+        self._data[i] = vector
+        self._data[i + self.seq_len] = vector
+        self._next = (i + 1) % self.seq_len
+        self.count += 1
+
+    def extend(self, vectors: np.ndarray) -> None:
+        """Add several vectors, oldest first (only the last ``seq_len`` are kept)."""
+        for vector in np.asarray(vectors)[-self.seq_len :]:
+            self.append(vector)
+        self.count += max(0, len(vectors) - self.seq_len)
+
+    def sequence(self) -> np.ndarray:
+        """Return a ``(seq_len, n_features)`` view of the vectors, oldest first."""
+        return self._data[self._next : self._next + self.seq_len]
+
+    def clear(self) -> None:
+        """Forget every vector."""
+        self._next = 0
+        self.count = 0
+
+
+class Predictor:
+    """The ``predictor`` module: a trained model's one-sequence forecast with interval.
+
+    Args:
+        model: A trained ``model.Model``.
+        level: Nominal coverage of the interval.
+    """
+
+    def __init__(self, model: Any, level: float = 0.9) -> None:
+        self.model = model
+        self.level = level
+
+    def execute(self, seq: np.ndarray | None) -> Any:
+        """Return ``model.forecast_one(seq, level)``, or ``None`` while ``seq`` is ``None``."""
+        if seq is None:
+            return None
+        return self.model.forecast_one(seq, level=self.level)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One emitted prediction: the tick it was made at and one value per horizon.
+
+    Attributes:
+        tick: Position of the candle in the stream (warm-up candles included).
+        time: Stamp of that candle.
+        close: Its close.
+        horizons: Ticks ahead of each prediction.
+        mean: Predicted log return per horizon.
+        lower: Lower interval bound (log return) per horizon.
+        upper: Upper interval bound (log return) per horizon.
+    """
+
+    tick: int
+    time: Any
+    close: float
+    horizons: tuple[int, ...]
+    mean: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+class System(BaseSystem):
+    """Buffer → ``features`` → ring of the last ``seq_len`` vectors → ``predictor``.
+
+    Args:
+        model: A model trained by :func:`finance_demo.train_model` (its metadata holds
+            the pipeline and feature settings).
+        level: Interval level (default: the level the model was evaluated at).
+
+    Examples:
+        >>> system = System(model)  # doctest: +SKIP
+        >>> system.warm_up(history_closes)  # doctest: +SKIP
+        >>> system.process_candle(stamp, 101.3)  # doctest: +SKIP
+        Prediction(tick=..., mean=array([0.0004]), ...)
+    """
+
+    def __init__(self, model: Any, level: float | None = None) -> None:
+        from feature_extraction import FeatureExtraction
+
+        meta = model.metadata or {}
+        self.model = model
+        self.pipeline = pipeline_of(model)
+        self.interval: str | None = meta.get("interval")
+        self.symbol: str | None = meta.get("symbol")
+        if level is None:
+            level = float(meta.get("training", {}).get("level", 0.9))
+        features = FeatureExtraction(**meta.get("features", {}))
+        p = self.pipeline
+        super().__init__(
+            Buffer(p.buffer_size, step_size=p.step_size),
+            {"features": features, "predictor": Predictor(model, level)},
+        )
+        self.level = level
+        self.ring = FeatureRing(p.seq_len, features.n_features)
+        self.tick = -1  # position of the last processed close
+
+    def connect(self, name: str) -> dict[str, Any]:
+        """Route the window to ``features`` and the ring's sequence to ``predictor``."""
+        if name == "features":
+            return {"data": self.inputs["window"]}
+        self.ring.append(self.outputs["features"])
+        return {"seq": self.ring.sequence() if self.ring.full else None}
+
+    def process_candle(self, time: Any, close: float) -> Prediction | None:
+        """Push one close; return the prediction when a window is due and the ring full.
+
+        Args:
+            time: The candle's stamp (kept in the record).
+            close: Its close.
+
+        Returns:
+            A :class:`Prediction`, or ``None`` on a tick that emits nothing.
+        """
+        self.tick += 1
+        forecast = self.process_frame(close)
+        if forecast is None:
+            return None
+        return Prediction(
+            tick=self.tick,
+            time=time,
+            close=float(close),
+            horizons=self.pipeline.horizons,
+            mean=forecast.mean,
+            lower=forecast.lower,
+            upper=forecast.upper,
+        )
+
+    def warm_up(self, closes: Any) -> int:
+        """Bring a fresh system to the state it would have after pushing ``closes``.
+
+        Vectorized: the buffer gets only the last closes it needs (in the same emission
+        phase), and the features of the last ``seq_len`` due windows are computed in one
+        ``transform`` call.
+
+        Args:
+            closes: The history's closes, oldest first.
+
+        Returns:
+            The number of feature vectors now in the ring (``seq_len`` when the next
+            emitting tick will predict).
+
+        Raises:
+            RuntimeError: The system has already processed ticks.
+        """
+        if self.tick >= 0:
+            raise RuntimeError("warm_up needs a fresh System (call reset() first)")
+        closes = np.asarray(closes, dtype=np.float64).reshape(-1)
+        n = len(closes)
+        p = self.pipeline
+        b, s, seq_len = p.buffer_size, p.step_size, p.seq_len
+        self.tick = n - 1
+        if n < b:
+            self.input_buffer.extend(closes.reshape(-1, 1))
+            return 0
+        windows = (n - b) // s + 1
+        keep = min(seq_len, windows)
+        last_end = b - 1 + (windows - 1) * s  # tick of the last due window
+        start = last_end - (keep - 1) * s - (b - 1)
+        feats = self.modules["features"].transform(closes[start : last_end + 1], b, stride=s)
+        self.ring.extend(feats)
+        # Push the tail that keeps the emission phase: drop a multiple of step_size.
+        drop = ((n - b) // s) * s
+        self.input_buffer.extend(closes[drop:].reshape(-1, 1))
+        return min(self.ring.count, seq_len)
+
+    def reset(self) -> None:
+        """Empty the buffer and the ring of feature vectors."""
+        super().reset()
+        self.ring.clear()
+        self.tick = -1

@@ -1,0 +1,138 @@
+"""Train a model on a candle history and evaluate it on the held-out test part."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from finance_demo.config import Settings
+from finance_demo.dataset import Dataset, build_dataset, split_dataset
+
+__all__ = ["evaluate", "train_model"]
+
+
+def _iso(stamp: Any) -> str:
+    return stamp.isoformat() if hasattr(stamp, "isoformat") else str(stamp)
+
+
+def evaluate(model: Any, data: Dataset, level: float = 0.9) -> dict[str, dict[str, float]]:
+    """Score a model on labeled samples, against the naive references, per horizon.
+
+    Args:
+        model: A trained ``model.Model``.
+        data: Labeled samples (e.g. the test part of :func:`split_dataset`).
+        level: Interval level.
+
+    Returns:
+        ``{"h<H>": {...}}`` with ``samples``, ``mae`` and ``mae_persistence`` (log
+        returns), ``price_mae`` and ``price_mae_persistence``, ``direction_accuracy`` and
+        ``always_up`` (the share of up moves), ``coverage`` and ``level``.
+    """
+    from model import metrics
+
+    if len(data) == 0:
+        return {}
+    fc = model.forecast(data.X, level=level)
+    mean, lower, upper = (np.asarray(a, dtype=np.float64) for a in (fc.mean, fc.lower, fc.upper))
+    out: dict[str, dict[str, float]] = {}
+    for k, h in enumerate(data.horizons):
+        y = data.y[:, k]
+        c = data.closes
+        out[f"h{h}"] = {
+            "samples": len(y),
+            "mae": metrics.mae(y, mean[:, k]),
+            "mae_persistence": metrics.mae(y, np.zeros_like(y)),
+            "price_mae": float(np.mean(np.abs(c * np.exp(mean[:, k]) - c * np.exp(y)))),
+            "price_mae_persistence": float(np.mean(np.abs(c - c * np.exp(y)))),
+            "direction_accuracy": metrics.direction_accuracy(y, mean[:, k]),
+            "always_up": float(np.mean(y > 0)),
+            "coverage": metrics.coverage(y, lower[:, k], upper[:, k]),
+            "level": level,
+        }
+    return out
+
+
+def train_model(
+    candles: Any,
+    settings: Settings | None = None,
+    symbol: str | None = None,
+    interval: str | None = None,
+    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+) -> Any:
+    """Train an LSTM on a candle history and record everything the live loop needs.
+
+    The samples are split in time order (train / validation / test, purged at the
+    boundaries); the model trains on the first part, stops early and calibrates its
+    intervals on the second, and is scored on the third.
+
+    Args:
+        candles: Candles DataFrame, oldest first.
+        settings: Pipeline, network and training settings (defaults when ``None``).
+        symbol: Ticker recorded in the model file.
+        interval: Candle interval recorded in the model file (the live loop refuses
+            candles of another interval).
+        progress: Called after each epoch with ``(epoch, epochs, record)``.
+
+    Returns:
+        The trained ``model.Model``; ``model.metadata`` holds ``symbol``, ``interval``,
+        ``pipeline``, ``features``, ``training``, ``dataset``, ``evaluation`` (see
+        :func:`evaluate`) and ``history`` (per-epoch losses).
+
+    Raises:
+        InsufficientDataError: Too few candles for the window sizes and the split.
+        PipelineError: Bad closes.
+    """
+    from feature_extraction import FeatureExtraction
+
+    from model import Model, ModelConfig
+
+    settings = settings or Settings()
+    p, t = settings.pipeline, settings.training
+    features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
+    data = build_dataset(candles, p, features)
+    train, val, test = split_dataset(data, t.val_fraction, t.test_fraction, p.step_size)
+    config = ModelConfig(
+        input_dim=data.X.shape[2],
+        horizons=p.horizons,
+        **dataclasses.asdict(settings.model),
+    )
+    model = Model(config)
+    history = model.train(
+        train.X,
+        train.y,
+        X_val=val.X,
+        y_val=val.y,
+        epochs=t.epochs,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        patience=t.patience,
+        seed=t.seed,
+        progress=progress,
+    )
+    pipeline = dataclasses.asdict(p)
+    pipeline["horizons"] = list(p.horizons)
+    model.metadata.update(
+        symbol=symbol,
+        interval=interval,
+        pipeline=pipeline,
+        features=features.to_dict(),
+        model_settings=dataclasses.asdict(settings.model),
+        training=dataclasses.asdict(t),
+        dataset={
+            "candles": len(candles),
+            "first": _iso(candles.index[0]),
+            "last": _iso(candles.index[-1]),
+            "samples": len(data),
+            "train": len(train),
+            "val": len(val),
+            "test": len(test),
+            "test_start": _iso(test.times[0]) if len(test) else None,
+        },
+        evaluation=evaluate(model, test, t.level),
+        history=[dict(r) for r in history],
+    )
+    return model

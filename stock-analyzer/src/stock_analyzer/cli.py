@@ -1,0 +1,338 @@
+"""The ``stock-analyzer`` command line: fetch, train, predict, info.
+
+Thin on purpose: every command parses options, calls ``data_fetcher`` / ``finance_demo``
+/ ``model`` and prints. torch and pandas are imported inside the command bodies only, so
+``stock-analyzer --help`` and ``--version`` start fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stock_analyzer import __version__
+from stock_analyzer.options import OneLineGroup, SourceType, config_option, user_errors
+
+__all__ = ["cli", "main"]
+
+_TRAIN_SOURCES = SourceType(("yahoo", "sample"), ("csv",))
+_LIVE_SOURCES = SourceType(("yahoo", "replay"), ("replay",))
+_POSITIVE = click.IntRange(min=1)
+
+
+def _echo_err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", package_name="stock-analyzer")
+def cli() -> None:
+    r"""Stock price predictions with an LSTM: fetch, train, predict (live or replay), info.
+
+    Offline quick start (uses the S&P 500 sample shipped with data-fetcher):
+
+    \b
+      stock-analyzer train --source sample --symbol ^GSPC --period max --interval 1d \\
+          --epochs 10 --output out/model.pt
+      stock-analyzer predict --model out/model.pt --source replay --max-ticks 300
+    """
+
+
+@cli.command()
+@config_option
+@click.option("--symbol", help="Ticker, e.g. AAPL or ^GSPC.")
+@click.option("--period", help="History length (1mo, 1y, 5y, max...).  [default: 1y]")
+@click.option("--interval", help="Candle interval (1h, 1d, 1wk...).  [default: 1d]")
+@click.option("--source", type=_TRAIN_SOURCES, help="Where candles come from.  [default: yahoo]")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default="-",
+    show_default=True,
+    help="CSV file to write ('-' = standard output).",
+)
+@click.option("--no-cache", is_flag=True, help="Ignore the on-disk cache of Yahoo responses.")
+@click.pass_context
+def fetch(ctx: click.Context, **opts: Any) -> None:
+    """Fetch candles and write them as CSV (shows where they were cached)."""
+    from data_fetcher import Fetcher
+
+    data = _data_settings(ctx, opts)
+    with user_errors():
+        fetcher = Fetcher(
+            data.symbol,
+            period=data.period,
+            interval=data.interval,
+            source=data.source,
+            use_cache=not opts["no_cache"],
+        )
+        candles = fetcher.fetch_historical()
+        if opts["output"] == "-":
+            click.echo(candles.to_csv(), nl=False)
+        else:
+            Path(opts["output"]).parent.mkdir(parents=True, exist_ok=True)
+            candles.to_csv(opts["output"])
+    cache = getattr(fetcher, "cache_dir", None)
+    _echo_err(
+        f"{len(candles)} {data.interval} candles of {data.symbol} from {candles.index[0]} "
+        f"to {candles.index[-1]} (source {data.source}"
+        + (f", cache {cache}" if cache and data.source == "yahoo" else "")
+        + ")"
+        + ("" if opts["output"] == "-" else f" -> {opts['output']}")
+    )
+
+
+def _data_settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
+    """Merge ``--config`` with the flags given (flags win) into a ``DataConfig``."""
+    from finance_demo import Settings, SettingsError
+
+    settings = ctx.meta.get("settings") or Settings()
+    given = {k: opts[k] for k in ("symbol", "period", "interval", "source") if opts.get(k)}
+    try:
+        data = dataclasses.replace(settings.data, **given)
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not data.symbol:
+        raise click.UsageError("Missing option '--symbol' (or data.symbol in --config).")
+    return data
+
+
+class _Progress:
+    """Epoch progress: a bar on a terminal, one line per epoch otherwise."""
+
+    def __init__(self, epochs: int, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            self.bar = click.progressbar(length=epochs, label="training", file=sys.stderr)
+            self.bar.__enter__()
+
+    def __call__(self, epoch: int, epochs: int, record: dict[str, Any]) -> None:
+        text = (
+            f"epoch {epoch}/{epochs}  train_loss {record['train_loss']:.4f}  "
+            f"val_loss {record['val_loss']:.4f}  ({record.get('seconds', 0):.1f} s)"
+        )
+        if self.bar is not None:
+            self.bar.label = text
+            self.bar.update(1)
+        elif not self.quiet:
+            _echo_err(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@cli.command()
+@config_option
+@click.option("--symbol", help="Ticker, e.g. AAPL or ^GSPC.")
+@click.option("--period", help="History length (1y, 5y, max...).  [default: 1y]")
+@click.option("--interval", help="Candle interval (1h, 1d...).  [default: 1d]")
+@click.option("--source", type=_TRAIN_SOURCES, help="Where candles come from.  [default: yahoo]")
+@click.option("--epochs", type=_POSITIVE, help="Maximum training epochs.  [default: 20]")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed.  [default: 0]")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default="model.pt",
+    show_default=True,
+    help="Model file; the training history goes beside it (<name>.history.json).",
+)
+@click.option("--plot", type=click.Path(dir_okay=False), help="PNG of losses and test predictions.")
+@click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress.")
+@click.pass_context
+def train(ctx: click.Context, **opts: Any) -> None:
+    """Train an LSTM on a history and evaluate it on the held-out last part."""
+    from data_fetcher import Fetcher
+    from finance_demo import Settings, batch_predict, train_model
+
+    data = _data_settings(ctx, opts)
+    settings = ctx.meta.get("settings") or Settings()
+    overrides = {k: opts[k] for k in ("epochs", "seed") if opts[k] is not None}
+    settings = dataclasses.replace(
+        settings, data=data, training=dataclasses.replace(settings.training, **overrides)
+    )
+    output = Path(opts["output"])
+    with user_errors():
+        candles = Fetcher(
+            data.symbol, period=data.period, interval=data.interval, source=data.source
+        ).fetch_historical()
+        _echo_err(
+            f"training on {len(candles)} {data.interval} candles of {data.symbol} "
+            f"({candles.index[0].date()} .. {candles.index[-1].date()}), "
+            f"up to {settings.training.epochs} epochs"
+        )
+        progress = _Progress(settings.training.epochs, opts["quiet"])
+        try:
+            model = train_model(candles, settings, data.symbol, data.interval, progress=progress)
+        finally:
+            progress.close()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        model.save(output)
+        meta = model.metadata
+        history_path = output.with_name(output.stem + ".history.json")
+        history_path.write_text(
+            json.dumps({"history": meta["history"], "evaluation": meta["evaluation"]}, indent=2)
+            + "\n",
+            encoding="utf-8",
+        )
+        if opts["plot"]:
+            from stock_analyzer.report import plot_training
+
+            preds = batch_predict(model, candles)
+            start = meta["dataset"]["test_start"]
+            h0 = settings.pipeline.horizons[0]
+            test = preds[(preds["horizon"] == h0) & preds["realized_return"].notna()]
+            if start is not None:
+                test = test[test["time"] >= start]
+            Path(opts["plot"]).parent.mkdir(parents=True, exist_ok=True)
+            plot_training(opts["plot"], meta["history"], test, f"{data.symbol} {data.interval}")
+    from stock_analyzer.report import evaluation_table
+
+    ds = meta["dataset"]
+    click.echo(
+        f"held-out test part: {ds['test']} samples from {str(ds['test_start'])[:10]} "
+        f"(train {ds['train']}, validation {ds['val']})"
+    )
+    click.echo(evaluation_table(meta["evaluation"]))
+    click.echo(
+        f"saved {output} and {history_path}" + (f" and {opts['plot']}" if opts["plot"] else "")
+    )
+
+
+def _default_period(interval: str) -> str:
+    """Enough warm-up history for the window sizes, within Yahoo's limits per interval."""
+    if interval in ("1m", "2m", "5m"):
+        return "5d"
+    if interval in ("15m", "30m"):
+        return "1mo"
+    if interval in ("60m", "90m", "1h"):
+        return "3mo"
+    return "2y"
+
+
+def _replay_start(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        import pandas as pd
+
+        try:
+            return pd.Timestamp(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is neither a candle position nor a date", param_hint="--replay-start"
+            ) from None
+
+
+def _print_record(record: dict[str, Any]) -> None:
+    if record["type"] != "prediction":
+        return
+    click.echo(
+        f"{record['time'][:19]}  close {record['close']:.2f}  h{record['horizon']} -> "
+        f"{record['predicted_price']:.2f} [{record['lower_price']:.2f}, "
+        f"{record['upper_price']:.2f}]  ({record['predicted_return']:+.3%})"
+    )
+
+
+@cli.command()
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Model file written by 'train'.",
+)
+@click.option("--symbol", help="Ticker (default: the model's).")
+@click.option("--interval", help="Candle interval (default and only allowed: the model's).")
+@click.option("--period", help="Warm-up history for live sources (default by interval).")
+@click.option(
+    "--source",
+    type=_LIVE_SOURCES,
+    default="yahoo",
+    show_default=True,
+    help="Live Yahoo polling, or the sample (or a CSV) replayed as a feed with no waiting.",
+)
+@click.option(
+    "--replay-start", help="Replay from this candle position or date (default: last 15%)."
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds between polls of a live source.",
+)
+@click.option("--max-ticks", type=_POSITIVE, help="Stop after this many new candles.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), help="JSONL prediction log.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+def predict(**opts: Any) -> None:
+    """Run the live loop: poll candles, predict, log, and score realized outcomes."""
+    from data_fetcher import Fetcher
+    from finance_demo import Activator, System
+
+    from model import Model
+
+    with user_errors():
+        model = Model.load(opts["model_path"])
+        meta = model.metadata or {}
+        if not isinstance(meta.get("pipeline"), dict):
+            raise click.ClickException(
+                f"{opts['model_path']} was not written by 'stock-analyzer train' (no pipeline)"
+            )
+        interval = opts["interval"] or meta.get("interval") or "1d"
+        symbol = opts["symbol"] or meta.get("symbol")
+        if not symbol:
+            raise click.UsageError("Missing option '--symbol' (the model records none).")
+        replay = opts["source"].startswith("replay")
+        fetcher = Fetcher(
+            symbol,
+            period="max" if replay else (opts["period"] or _default_period(interval)),
+            interval=interval,
+            source=opts["source"],
+            replay_start=_replay_start(opts["replay_start"]),
+        )
+        activator = Activator(
+            fetcher,
+            System(model),
+            poll_interval=opts["poll_interval"],
+            max_ticks=opts["max_ticks"],
+            log=opts["log_path"],
+            echo=_echo_err,
+            on_record=None if opts["quiet"] else _print_record,
+        )
+        summary = activator.execute()
+    click.echo(summary.format())
+
+
+@cli.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
+def info(model_path: str, as_json: bool) -> None:
+    """Show a model file's metadata: symbol, interval, settings, test evaluation."""
+    from model import Model
+    from stock_analyzer.report import format_info
+
+    with user_errors():
+        model = Model.load(model_path)
+    meta = dict(model.metadata or {})
+    config = getattr(model, "config", None)
+    extra = {"network": config.to_dict() if hasattr(config, "to_dict") else str(config)}
+    if as_json:
+        click.echo(json.dumps({"metadata": meta, **extra}, indent=2, default=str))
+    else:
+        click.echo(format_info(model_path, meta, extra))
+
+
+def main() -> None:
+    """Entry point of the ``stock-analyzer`` executable."""
+    cli(prog_name="stock-analyzer")

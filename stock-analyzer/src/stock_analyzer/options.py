@@ -1,0 +1,154 @@
+"""Click plumbing: one-line errors, source strings, and the ``--config FILE`` option.
+
+Nothing here imports torch or pandas, so ``--help`` and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = [
+    "CONFIG_FLAGS",
+    "OneLineGroup",
+    "SourceType",
+    "config_option",
+    "user_errors",
+]
+
+#: Settings-file keys that are also flags: ``(section, key) -> flag parameter name``.
+CONFIG_FLAGS: dict[tuple[str, str], str] = {
+    ("data", "symbol"): "symbol",
+    ("data", "period"): "period",
+    ("data", "interval"): "interval",
+    ("data", "source"): "source",
+    ("training", "epochs"): "epochs",
+    ("training", "seed"): "seed",
+}
+
+
+class OneLineGroup(click.Group):
+    """A group whose errors are one stderr line (``Error: ...``), never a usage dump."""
+
+    def main(self, args: Any = None, prog_name: Any = None, *a: Any, **kw: Any) -> Any:
+        """Run the CLI; print a ``ClickException`` as one line and exit with its code."""
+        if not kw.pop("standalone_mode", True):
+            return super().main(args, prog_name, *a, standalone_mode=False, **kw)
+        try:
+            rv = super().main(args, prog_name, *a, standalone_mode=False, **kw)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class SourceType(click.ParamType):
+    """A data source string: one of ``names``, or ``<prefix>:PATH`` with an existing file.
+
+    Args:
+        names: Plain names (``yahoo``, ``sample``, ``replay``...).
+        path_prefixes: Prefixes that take a file (``csv``, ``replay``).
+    """
+
+    name = "source"
+
+    def __init__(self, names: tuple[str, ...], path_prefixes: tuple[str, ...]) -> None:
+        self.names = names
+        self.path_prefixes = path_prefixes
+
+    def get_metavar(self, param: Any, ctx: Any = None) -> str:
+        """Show the accepted forms in ``--help``."""
+        return "[" + "|".join(self.names + tuple(f"{p}:PATH" for p in self.path_prefixes)) + "]"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        """Check the name, or that the file after ``prefix:`` exists."""
+        value = str(value)
+        if value in self.names:
+            return value
+        prefix, _, path = value.partition(":")
+        if prefix in self.path_prefixes and path:
+            if not Path(path).is_file():
+                self.fail(f"{value!r}: no such file {path!r}", param, ctx)
+            return value
+        forms = ", ".join(self.names + tuple(f"{p}:PATH" for p in self.path_prefixes))
+        self.fail(f"{value!r} is not a source; use one of {forms}", param, ctx)
+        return value  # pragma: no cover
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Eager callback: validate the file, keep it in ``ctx.meta``, fill ``default_map``."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    import yaml
+    from finance_demo.config import load_settings
+    from finance_demo.errors import SettingsError
+
+    try:
+        raw = yaml.safe_load(Path(value).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise click.BadParameter(
+            f"{value}{pos}: {getattr(exc, 'problem', None) or 'invalid YAML'}", ctx, param
+        ) from None
+    except OSError as exc:
+        raise click.BadParameter(f"{value}: {exc.strerror}", ctx, param) from None
+    try:
+        settings = load_settings(raw)
+    except SettingsError as exc:
+        raise click.BadParameter(f"{value}: {exc}", ctx, param) from None
+    ctx.meta["settings"] = settings
+    defaults = dict(ctx.default_map or {})
+    names = {p.name for p in ctx.command.params}
+    for (section, key), flag in CONFIG_FLAGS.items():
+        body = raw.get(section) or {} if isinstance(raw, dict) else {}
+        if key in body and flag in names:
+            defaults[flag] = body[key]
+    ctx.default_map = defaults
+    return value
+
+
+def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--config FILE`` (eager; the flags given on the command line override it)."""
+    return click.option(
+        "--config",
+        "config",
+        type=click.Path(exists=True, dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=_load_config,
+        help="YAML settings file (sections data, buffer, features, model, training); "
+        "flags override it.",
+    )(func)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the libraries' user-facing exceptions into one-line ``ClickException``s."""
+    from data_fetcher import FetcherError
+    from finance_demo import PipelineError
+
+    try:
+        from model import ModelError
+    except ImportError:  # pragma: no cover - older model package
+        from model import ModelFileError as ModelError
+
+    try:
+        yield
+    except (FetcherError, PipelineError, ModelError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        raise click.ClickException(f"{exc.strerror or exc}{where}") from None
