@@ -18,6 +18,7 @@ import numpy as np
 __all__ = ["Buffer", "BufferConfig", "BufferNotFullError"]
 
 _SCALAR_TYPES = (float, int, np.floating, np.integer)
+_FAST_TYPES = (float, np.float64)  # checked by exact type on every push
 
 
 class BufferNotFullError(RuntimeError):
@@ -117,6 +118,9 @@ class Buffer:
         self._shape = self.config.channel_shape
         self._scalar_ok = math.prod(self._shape) == 1
         self._data = np.zeros((2 * self._size, *self._shape), dtype=np.float64)
+        # one-element samples are written through a flat view: a scalar store into a 1-D
+        # array is several times cheaper than a broadcast row store into a 2-D one
+        self._flat = self._data.reshape(-1) if self._scalar_ok else self._data
         self._head = 0
         self._ticks = 0
 
@@ -182,26 +186,36 @@ class Buffer:
         Raises:
             ValueError: ``sample`` has the wrong shape or is not numeric.
         """
-        data = self._data
         head = self._head
-        if isinstance(sample, _SCALAR_TYPES) and not isinstance(sample, bool):
-            if not self._scalar_ok:
-                raise self._bad_sample("sample", (), str(self._shape))
+        if self._scalar_ok and type(sample) in _FAST_TYPES:  # the hot path: one close price
+            flat = self._flat
+            flat[head] = sample
+            flat[head + self._size] = sample
         else:
-            try:
-                sample = np.asarray(sample, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"sample must be numeric, got {type(sample).__name__}") from None
-            if sample.shape != self._shape and not (self._scalar_ok and sample.size == 1):
-                raise self._bad_sample("sample", sample.shape, str(self._shape))
-            sample = sample.reshape(self._shape)
-        data[head] = sample
-        data[head + self._size] = sample
+            self._write(sample, head)
         head += 1
         self._head = 0 if head == self._size else head
         ticks = self._ticks + 1
         self._ticks = ticks
         return ticks >= self._size and (ticks - self._size) % self._step == 0
+
+    def _write(self, sample: Any, head: int) -> None:
+        """Validate any other sample and write it at ``head`` and ``head + buffer_size``."""
+        if isinstance(sample, _SCALAR_TYPES) and not isinstance(sample, bool):
+            if not self._scalar_ok:
+                raise self._bad_sample("sample", (), str(self._shape))
+            self._flat[head] = sample
+            self._flat[head + self._size] = sample
+            return
+        try:
+            arr = np.asarray(sample, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"sample must be numeric, got {type(sample).__name__}") from None
+        if arr.shape != self._shape and not (self._scalar_ok and arr.size == 1):
+            raise self._bad_sample("sample", arr.shape, str(self._shape))
+        arr = arr.reshape(self._shape)
+        self._data[head] = arr
+        self._data[head + self._size] = arr
 
     def extend(self, samples: Any) -> int:
         """Append many samples at once; same final state as pushing them one by one.
