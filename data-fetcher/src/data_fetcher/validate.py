@@ -27,7 +27,7 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
     """Return a clean copy of ``candles`` that meets the candles contract.
 
     Keeps exactly ``Open, High, Low, Close, Volume`` as float64 on a tz-aware, strictly
-    increasing ``DatetimeIndex``. Unsorted rows and duplicated stamps are repaired (first
+    increasing ``DatetimeIndex`` (nanosecond resolution). Unsorted rows and duplicated stamps are repaired (first
     row kept) with a logged warning; rows with any NaN are dropped and counted in a
     warning; OHLC inconsistencies (High below Open/Close, Low above them) are warned about.
 
@@ -61,7 +61,7 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
         if tz is None:
             raise DataError(f"{symbol}: the timestamps have no time zone")
         index = index.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-    frame.index = index
+    frame.index = index.as_unit("ns")  # one resolution whatever the source (s, us, ns)
     frame.index.name = candles.index.name or "Date"
     for col in COLUMNS:
         if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):

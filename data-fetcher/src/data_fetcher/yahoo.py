@@ -8,6 +8,7 @@ import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -83,6 +84,7 @@ def normalize_yfinance(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
                 frame = frame.xs(symbol, axis=1, level=other)
             else:
                 frame = frame.droplevel(other, axis=1)
+        frame.columns.name = None
     frame = frame.drop(columns=[c for c in _DROP if c in frame.columns])
     if frame.empty:
         raise DataError(f"{symbol}: Yahoo returned no candles (empty result)")
@@ -95,12 +97,19 @@ def _status(exc: BaseException) -> int | None:
 
 
 def classify_error(exc: BaseException) -> str:
-    """Sort a yfinance/HTTP failure: ``network``, ``rate_limit``, ``server`` (all three
-    are retried), ``unknown_symbol`` or ``other``."""
+    """Sort a yfinance or HTTP failure into the kinds that decide retries and messages.
+
+    Returns:
+        ``network``, ``rate_limit`` or ``server`` (all three are retried),
+        ``unknown_symbol``, ``empty`` (Yahoo knows the symbol but sent no candles) or
+        ``other``.
+    """
     from yfinance import exceptions as yfe
 
     if isinstance(exc, yfe.YFRateLimitError):
         return "rate_limit"
+    if isinstance(exc, yfe.YFPricesMissingError) and exc.yahoo_reason is None:
+        return "empty"
     if isinstance(exc, yfe.YFTickerMissingError):
         return "unknown_symbol"
     status = _status(exc)
@@ -147,7 +156,9 @@ def _yfinance_raising() -> Iterator[None]:
         yf.config.debug.hide_exceptions = False
         yf_logger.setLevel(logging.CRITICAL)
         try:
-            yield
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
+                yield
         finally:
             yf.config.debug.hide_exceptions = hidden
             yf_logger.setLevel(level)
@@ -211,9 +222,15 @@ class YahooSource(CandleSource):
         """Short name of the source."""
         return "yahoo"
 
-    def _download_once(self, period: str) -> pd.DataFrame:
+    def _download_once(self, period: str, calls: list[int]) -> pd.DataFrame:
         import yfinance as yf
+        from yfinance.data import YfData
 
+        calls.append(1)
+        if len(calls) > 1:
+            # yfinance memoizes some answers (e.g. the time-zone lookup) in an lru_cache,
+            # failed ones included: forget them before trying again.
+            YfData.cache_get.cache_clear()
         with _yfinance_raising():
             ticker = yf.Ticker(self.symbol, session=self.session)
             return ticker.history(
@@ -232,9 +249,10 @@ class YahooSource(CandleSource):
                 that outlasted the retries.
             DataError: Yahoo answered but gave no usable candles.
         """
+        calls: list[int] = []
         try:
             frame, self.attempts = call_with_retry(
-                lambda: self._download_once(period),
+                lambda: self._download_once(period, calls),
                 is_transient=_transient,
                 policy=self.retry,
                 sleep=self.sleep,
@@ -254,14 +272,20 @@ class YahooSource(CandleSource):
             )
         return normalize_yfinance(frame, self.symbol)
 
-    def _fetch_error(self, exc: BaseException, period: str) -> FetchError:
+    def _fetch_error(self, exc: BaseException, period: str) -> FetcherError:
         kind = classify_error(exc)
         tries = f"after {self.attempts} attempt(s)"
         if kind == "unknown_symbol":
-            reason = getattr(exc, "yahoo_reason", None) or _short(exc)
+            reason = getattr(exc, "yahoo_reason", None) or "no data found, symbol may be delisted"
             return FetchError(
-                f"{self.symbol}: Yahoo has no data for this symbol (period={period}, "
-                f"interval={self.interval}): {reason}; check the symbol"
+                f"{self.symbol}: unknown symbol on Yahoo Finance ({reason}); check the "
+                "spelling as shown on finance.yahoo.com"
+            )
+        if kind == "empty":
+            return DataError(
+                f"{self.symbol}: Yahoo returned no candles (period={period}, "
+                f"interval={self.interval}); the market may have been closed or the symbol "
+                f"delisted; {_SUGGEST}"
             )
         if kind == "network":
             return FetchError(
@@ -274,9 +298,11 @@ class YahooSource(CandleSource):
                 f"minutes or {_SUGGEST}"
             )
         if kind == "server":
+            status = _status(exc)
+            what = f"HTTP {status}" if status else "an unreadable answer"
             return FetchError(
-                f"{self.symbol}: Yahoo Finance answered with an error {tries} "
-                f"({_short(exc, 80)}); {_SUGGEST}"
+                f"{self.symbol}: Yahoo Finance answered with {what} {tries}; it may be down, "
+                f"retry later or {_SUGGEST}"
             )
         return FetchError(
             f"{self.symbol}: Yahoo request failed ({type(exc).__name__}: {_short(exc)})"
