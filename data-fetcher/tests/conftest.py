@@ -1,5 +1,4 @@
 import pytest
-
 from data_fetcher.testing import isolated_yfinance
 
 

@@ -1,9 +1,8 @@
 import random
 
+import data_fetcher
 import pandas as pd
 import pytest
-
-import data_fetcher
 from data_fetcher import DataError, Fetcher, FetchError, RetryPolicy, normalize_yfinance
 from data_fetcher.testing import YahooChartSession
 
@@ -26,7 +25,9 @@ def make(symbol, period="1mo", interval="1d", *, session, sleeps=None, **kw):
 
 def test_history_through_yfinance(args, expected):
     session = YahooChartSession()
-    candles = make(args["symbol"], args["period"], args["interval"], session=session).fetch_historical()
+    candles = make(
+        args["symbol"], args["period"], args["interval"], session=session
+    ).fetch_historical()
     assert list(candles.columns) == ["Open", "High", "Low", "Close", "Volume"]
     assert (candles.dtypes == "float64").all()
     assert str(candles.index.tz) == expected["tz"]
@@ -34,9 +35,10 @@ def test_history_through_yfinance(args, expected):
     assert candles.index.name == expected["index_name"]
     assert len(candles) == expected["rows"]
     last = pd.Timestamp(expected["last"])
-    assert candles.index[-1].tz_localize(None) == last or candles.index[-1].tz_convert(
-        "UTC"
-    ).tz_localize(None) == last
+    assert (
+        candles.index[-1].tz_localize(None) == last
+        or candles.index[-1].tz_convert("UTC").tz_localize(None) == last
+    )
     assert session.chart_requests >= 1
 
 

@@ -9,7 +9,7 @@ Examples:
 from .base import CandleSource, register_source, source_names
 from .cache import CACHE_ENV, CandleCache, default_cache_dir
 from .csv_source import CsvSource, read_candles_csv
-from .errors import DataError, FetchError, FetcherError
+from .errors import DataError, FetcherError, FetchError
 from .fetcher import Fetcher
 from .intervals import INTERVALS, PERIODS, resample_candles
 from .replay import ReplaySource

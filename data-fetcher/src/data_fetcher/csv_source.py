@@ -124,7 +124,8 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
     missing = [c for c in COLUMNS if c not in frame]
     if missing:
         raise DataError(
-            f"{name}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, raw.columns))}"
+            f"{name}: missing column(s) {', '.join(missing)}; "
+            f"found {', '.join(map(str, raw.columns))}"
         )
     frame.index = _parse_dates(raw[date_col], name, tz)
     frame.index.name = "Date"
@@ -142,7 +143,7 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
 
 
 class CsvSource(CandleSource):
-    """Candles from a CSV file, cut to ``period`` and resampled to ``interval``.
+    r"""Candles from a CSV file, cut to ``period`` and resampled to ``interval``.
 
     The native interval is inferred from the spacing of the stamps; ``period`` counts back
     from the last row.

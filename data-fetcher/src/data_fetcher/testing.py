@@ -206,9 +206,11 @@ class YahooChartSession(requests.Session):
             start = pd.Timestamp(int(params.get("period1") or 0), unit="s", tz="UTC")
             end = pd.Timestamp(int(params.get("period2") or 2**33), unit="s", tz="UTC")
             series = series[(series.index >= start) & (series.index < end)]
-        elif len(series) and params.get("range", "1mo") in _VALID_RANGES + ["7d"]:
+        elif len(series) and params.get("range", "1mo") in [*_VALID_RANGES, "7d"]:
             series = slice_period(series, params.get("range", "1mo"))
-        tz, kind, currency, exchange = _META.get(symbol, ("America/New_York", "EQUITY", "USD", "NMS"))
+        tz, kind, currency, exchange = _META.get(
+            symbol, ("America/New_York", "EQUITY", "USD", "NMS")
+        )
         body = chart_json(
             symbol,
             series,

@@ -27,9 +27,10 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
     """Return a clean copy of ``candles`` that meets the candles contract.
 
     Keeps exactly ``Open, High, Low, Close, Volume`` as float64 on a tz-aware, strictly
-    increasing ``DatetimeIndex`` (nanosecond resolution). Unsorted rows and duplicated stamps are repaired (first
-    row kept) with a logged warning; rows with any NaN are dropped and counted in a
-    warning; OHLC inconsistencies (High below Open/Close, Low above them) are warned about.
+    increasing ``DatetimeIndex`` (nanosecond resolution). Unsorted rows and duplicated
+    stamps are repaired (first row kept) with a logged warning; rows with any NaN are
+    dropped and counted in a warning; OHLC inconsistencies (High below Open/Close, Low
+    above them) are warned about.
 
     Args:
         candles: Candles from any source.
@@ -54,7 +55,7 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
     index = frame.index
     if not isinstance(index, pd.DatetimeIndex):
         try:
-            index = pd.DatetimeIndex(pd.to_datetime(index))
+            index = pd.DatetimeIndex(pd.to_datetime(index, format="mixed"))
         except (ValueError, TypeError) as exc:
             raise DataError(f"{symbol}: the index is not made of timestamps ({exc})") from None
     if index.tz is None:

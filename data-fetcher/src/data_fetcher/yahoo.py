@@ -16,7 +16,7 @@ import pandas as pd
 
 from .base import CandleSource
 from .cache import CandleCache, default_ttl
-from .errors import DataError, FetchError, FetcherError
+from .errors import DataError, FetcherError, FetchError
 from .intervals import check_interval, check_period, interval_timedelta
 from .retry import RetryPolicy, call_with_retry
 from .validate import validate_candles
