@@ -22,7 +22,6 @@ import time
 import tracemalloc
 
 import numpy as np
-
 from feature_extraction import FeatureExtraction
 
 BUFFER_SIZE = 50
