@@ -149,12 +149,12 @@ class CsvSource(CandleSource):
     from the last row.
 
     Examples:
-        >>> import tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "x.csv")
-        >>> _ = open(path, "w").write("date,open,high,low,close,volume\\n"
-        ...                           "2024-01-02,1,2,1,2,10\\n2024-01-03,2,3,2,3,10\\n")
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+        >>> from data_fetcher import load_sample
+        >>> load_sample("IBM").iloc[:3].to_csv(path)
         >>> CsvSource(path, interval="1d").fetch_historical()["Close"].tolist()
-        [2.0, 3.0]
+        [100.25, 103.12, 108.0]
     """
 
     def __init__(
