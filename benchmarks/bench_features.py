@@ -5,8 +5,8 @@ Run: .venv/bin/python benchmarks/bench_features.py [--prices N] [--loop-windows 
 Measured in the same run, on one seeded geometric random walk of 1,000,000 prices,
 buffer_size=50, stride 1, window_size=5, normalize="last":
 
-* ``transform`` over every window (median of 3 runs), in windows/s;
-* the per-window ``execute`` loop, timed on the first ``--loop-windows`` windows and
+* ``transform`` over every window, in windows/s;
+* the per-window ``execute`` loop, timed on ``--loop-windows`` windows in all and
   extrapolated per window to the whole series (the output says so);
 * the seed's literal per-window definition (np.convolve, np.gradient, np.std,
   np.fft.rfft), timed the same way, as a second reference;
@@ -50,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prices", type=int, default=1_000_000)
     parser.add_argument("--loop-windows", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -60,22 +60,30 @@ def main() -> None:
     n_loop = min(args.loop_windows, n_windows)
 
     fx.transform(closes[:10_000], BUFFER_SIZE)  # warm up (plans, caches)
-    runs = []
-    for _ in range(args.repeats):
+    # Interleaved rounds: each round times transform on all windows, then the execute
+    # and seed loops on a slice of windows, so that load from other processes hits all
+    # three alike; the ratios are per round, then the median.
+    per_round = max(1, n_loop // args.repeats)
+    t_batch, t_exec, t_seed, latencies = [], [], [], []
+    for r in range(args.repeats):
         start = time.perf_counter()
         feats = fx.transform(closes, BUFFER_SIZE)
-        runs.append(time.perf_counter() - start)
-    t_batch = statistics.median(runs)
-
-    per_execute = time_loop(fx.execute, closes, n_loop)
-    per_seed = time_loop(lambda w: seed_features(w, WINDOW_SIZE), closes, n_loop)
-
-    latencies = []
-    for i in range(n_loop):
-        window = closes[i : i + BUFFER_SIZE]
-        start = time.perf_counter()
-        fx.execute(window)
-        latencies.append(time.perf_counter() - start)
+        t_batch.append(time.perf_counter() - start)
+        offset = r * per_round
+        chunk = closes[offset : offset + per_round + BUFFER_SIZE - 1]
+        t_exec.append(time_loop(fx.execute, chunk, per_round))
+        t_seed.append(time_loop(lambda w: seed_features(w, WINDOW_SIZE), chunk, per_round))
+        for i in range(per_round):
+            window = chunk[i : i + BUFFER_SIZE]
+            start = time.perf_counter()
+            fx.execute(window)
+            latencies.append(time.perf_counter() - start)
+    n_loop = per_round * args.repeats
+    ratio_exec = statistics.median(e * n_windows / b for e, b in zip(t_exec, t_batch, strict=True))
+    ratio_seed = statistics.median(e * n_windows / b for e, b in zip(t_seed, t_batch, strict=True))
+    batch_s = statistics.median(t_batch)
+    per_execute = statistics.median(t_exec)
+    per_seed = statistics.median(t_seed)
     p50, p99 = np.percentile(np.array(latencies) * 1e6, [50, 99])
 
     live = np.array([fx.execute(closes[i : i + BUFFER_SIZE]) for i in range(n_loop)])
@@ -90,23 +98,19 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    est_execute = per_execute * n_windows
-    est_seed = per_seed * n_windows
     print(f"{args.prices:,} prices, buffer_size={BUFFER_SIZE}, stride 1, {n_windows:,} windows")
+    print(f"{args.repeats} interleaved rounds; figures are medians over rounds")
+    print(f"transform            : {batch_s:7.3f} s  {n_windows / batch_s:12,.0f} windows/s")
     print(
-        f"transform            : {t_batch:7.3f} s  {n_windows / t_batch:12,.0f} windows/s"
-        f"  (median of {args.repeats})"
+        f"execute loop         : {per_execute * n_windows:7.1f} s  {1 / per_execute:12,.0f} "
+        f"windows/s  (timed on {per_round:,} windows per round, extrapolated per window)"
     )
     print(
-        f"execute loop         : {est_execute:7.3f} s  {1 / per_execute:12,.0f} windows/s"
-        f"  (timed on {n_loop:,} windows, extrapolated per window)"
+        f"seed-definition loop : {per_seed * n_windows:7.1f} s  {1 / per_seed:12,.0f} "
+        f"windows/s  (timed on {per_round:,} windows per round, extrapolated per window)"
     )
-    print(
-        f"seed-definition loop : {est_seed:7.3f} s  {1 / per_seed:12,.0f} windows/s"
-        f"  (timed on {n_loop:,} windows, extrapolated per window)"
-    )
-    print(f"speed-up transform / execute loop        : {est_execute / t_batch:6.0f}x")
-    print(f"speed-up transform / seed-definition loop: {est_seed / t_batch:6.0f}x")
+    print(f"speed-up transform / execute loop        : {ratio_exec:6.0f}x")
+    print(f"speed-up transform / seed-definition loop: {ratio_seed:6.0f}x")
     print(f"execute latency (live path): p50 {p50:.1f} us, p99 {p99:.1f} us ({n_loop:,} calls)")
     print(
         f"transform peak memory: {peak / 2**20:.0f} MiB "
