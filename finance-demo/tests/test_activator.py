@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pandas as pd
 import pytest
-from data_fetcher import FetchError, Fetcher
+from data_fetcher import Fetcher, FetchError
 from finance_demo import Activator, IntervalMismatchError, System, batch_predict
 
 

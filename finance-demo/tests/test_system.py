@@ -94,7 +94,8 @@ def test_modules_and_outputs(tiny_model, candles):
 
 def test_model_without_pipeline_is_refused():
     class Bare:
-        metadata = {}
+        def __init__(self):
+            self.metadata = {}
 
     with pytest.raises(ValueError, match="no pipeline settings"):
         System(Bare())

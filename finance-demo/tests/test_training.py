@@ -11,6 +11,7 @@ from finance_demo import (
     split_dataset,
     train_model,
 )
+
 from model import Model
 
 
