@@ -1,0 +1,524 @@
+"""``Model``: the LSTM's whole lifecycle — train, predict with intervals, save, load."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.calibration import ConformalCalibration
+from model.config import ModelConfig
+from model.errors import ModelFileError
+from model.network import LSTMNetwork
+from model.persistence import FORMAT, FORMAT_VERSION, read_payload, write_payload
+from model.scaling import Standardizer
+from model.training import DEFAULT_BATCH_SIZE, ProgressCallback, TrainConfig, fit
+
+__all__ = ["Forecast", "Model"]
+
+_CHUNK = 8192  # rows per forward pass on the batch path (bounds memory)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Predictive distribution summary, in log-return units.
+
+    Attributes:
+        mean: Predicted mean log return, ``(N, H)`` (or ``(H,)`` from ``forecast_one``).
+        sigma: Predicted standard deviation, same shape.
+        lower: Lower interval bound, same shape.
+        upper: Upper interval bound, same shape.
+    """
+
+    mean: np.ndarray
+    sigma: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+@contextlib.contextmanager
+def _training_context(seed: int, num_threads: int | None) -> Iterator[None]:
+    """Seed torch, force deterministic kernels and set threads; restore all afterwards."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True)
+        if num_threads is not None:
+            torch.set_num_threads(num_threads)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(deterministic)
+            torch.set_num_threads(threads)
+
+
+class Model:
+    """An LSTM that forecasts the mean and the scale of future log returns.
+
+    ``Model()`` builds the default network untrained (identity scaling, Gaussian
+    intervals); ``train`` fits it, ``execute``/``forecast_one`` serve one sequence (live
+    path), ``predict``/``forecast`` a batch, ``save``/``Model.load`` persist it.
+
+    Args:
+        config: The architecture (default ``ModelConfig()``).
+        **overrides: Fields replaced in ``config``, e.g. ``hidden_dim=16``.
+
+    Raises:
+        ValueError: An unknown field or a bad value.
+
+    Examples:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 10, 6)).astype("float32")
+        >>> y = 0.01 * X[:, -1, 0] + 0.001 * rng.normal(size=200)
+        >>> m = Model(hidden_dim=8, num_layers=1)
+        >>> history = m.train(X, y, epochs=3, seed=0)
+        >>> len(history), m.execute(X[0]).shape
+        (3, (1,))
+        >>> lower, upper = m.predict_interval(X[:5], level=0.9)
+        >>> bool(np.all(lower < upper))
+        True
+    """
+
+    def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:
+        config = ModelConfig() if config is None else config
+        if not isinstance(config, ModelConfig):
+            raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}")
+        if overrides:
+            unknown = sorted(set(overrides) - set(ModelConfig.__dataclass_fields__))
+            if unknown:
+                raise ValueError(f"unknown ModelConfig field(s): {', '.join(unknown)}")
+            config = dataclasses.replace(config, **overrides)
+        self.config = config
+        self.network = LSTMNetwork(config).eval()
+        self.metadata: dict[str, Any] = {}
+        self.history: list[dict[str, Any]] = []
+        self.training_summary: dict[str, Any] = {}
+        self.calibration = ConformalCalibration(None)
+        self.versions: dict[str, str] = {}
+        self.created: str | None = None
+        self._set_scalers(
+            Standardizer.identity(config.input_dim), Standardizer.identity(config.n_outputs)
+        )
+
+    # -- scaling and input checks ---------------------------------------------------
+
+    def _set_scalers(self, x_scaler: Standardizer, y_scaler: Standardizer) -> None:
+        self.x_scaler, self.y_scaler = x_scaler, y_scaler
+        self._x_mean32 = x_scaler.mean.astype(np.float32)
+        self._x_std32 = x_scaler.std.astype(np.float32)
+        self._one_buf: np.ndarray | None = None  # live-path input buffer, reused per call
+        self._one_tensor: torch.Tensor | None = None
+
+    @property
+    def horizons(self) -> tuple[int, ...]:
+        """The forecast horizons (ticks), one output column each."""
+        return self.config.horizons
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether ``train`` ran (or a trained model was loaded)."""
+        return bool(self.training_summary)
+
+    def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 3 or X.shape[2] != self.config.input_dim or X.shape[1] == 0:
+            raise ValueError(
+                f"{name} must have shape (N, seq_len, {self.config.input_dim}), got {X.shape}"
+            )
+        if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
+            raise ValueError(f"{name} must contain finite numbers only")
+        return X
+
+    def _check_y(self, y: Any, n: int, name: str = "y") -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        h = self.config.n_outputs
+        if y.ndim == 1 and h == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape != (n, h):
+            raise ValueError(f"{name} must have shape ({n},) or ({n}, {h}), got {y.shape}")
+        if not np.isfinite(y).all():
+            raise ValueError(f"{name} must contain finite numbers only")
+        return y
+
+    def _scaled_tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(self.x_scaler.transform(X).astype(np.float32))
+
+    # -- training ---------------------------------------------------------------------
+
+    def train(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        epochs: int = 100,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-5,
+        val_fraction: float = 0.15,
+        patience: int = 10,
+        seed: int = 0,
+        progress: ProgressCallback | None = None,
+        grad_clip: float = 1.0,
+        beta: float = 0.5,
+        num_threads: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Train from scratch (seeded), keep the best epoch, calibrate on validation.
+
+        Without ``X_val``, the last ``val_fraction`` of ``X`` (time order, not shuffled)
+        is the validation part. Feature and target scalers are fitted on the training part
+        only. The loss is the Gaussian NLL (beta-NLL, ``beta``) of the scaled targets;
+        Adam with ``weight_decay``, gradient clipping at ``grad_clip``, the learning rate
+        halves on a validation plateau, and training stops after ``patience`` epochs
+        without improvement, restoring the best weights. The same ``seed``, data and
+        thread count give bit-identical weights on CPU.
+
+        Args:
+            X: ``(N, seq_len, input_dim)`` features, oldest first.
+            y: ``(N,)`` or ``(N, H)`` log returns, one column per horizon.
+            X_val: Optional explicit validation features.
+            y_val: Targets of ``X_val``.
+            epochs: Maximum epochs.
+            batch_size: Samples per step.
+            lr: Initial learning rate.
+            weight_decay: Adam weight decay.
+            val_fraction: Validation fraction when ``X_val`` is not given.
+            patience: Early-stopping patience in epochs.
+            seed: Seed of initialization, dropout and shuffling.
+            progress: ``progress(epoch, epochs, record)`` after each epoch.
+            grad_clip: Maximum gradient norm (0 disables it).
+            beta: beta-NLL exponent (0 = plain Gaussian NLL).
+            num_threads: Torch threads while training (``None``: leave as set).
+
+        Returns:
+            One record per epoch: ``epoch``, ``train_loss`` (the optimized, beta-weighted
+            loss), ``val_loss`` (plain NLL), ``lr``, ``seconds``.
+
+        Raises:
+            ValueError: Bad shapes, non-finite values, too few samples or a bad setting.
+        """
+        settings = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            val_fraction=val_fraction,
+            patience=patience,
+            seed=seed,
+            grad_clip=grad_clip,
+            beta=beta,
+            num_threads=num_threads,
+        )
+        X = self._check_X(X)
+        y = self._check_y(y, X.shape[0])
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val must be given together")
+        if X_val is None:
+            n_val = int(round(X.shape[0] * val_fraction))
+            n_train = X.shape[0] - n_val
+            if n_val < 1 or n_train < 2:
+                raise ValueError(
+                    f"too few samples ({X.shape[0]}) for a validation part of {val_fraction}"
+                )
+            X, X_val, y, y_val = X[:n_train], X[n_train:], y[:n_train], y[n_train:]
+        else:
+            X_val = self._check_X(X_val, "X_val")
+            y_val = self._check_y(y_val, X_val.shape[0], "y_val")
+            if X_val.shape[1] != X.shape[1]:
+                raise ValueError("X_val must have the same seq_len as X")
+            if X.shape[0] < 2 or X_val.shape[0] < 1:
+                raise ValueError("need at least 2 training and 1 validation sample")
+        self._set_scalers(Standardizer.fit(X), Standardizer.fit(y))
+        tensors = (
+            self._scaled_tensor(X),
+            torch.from_numpy(self.y_scaler.transform(y).astype(np.float32)),
+            self._scaled_tensor(X_val),
+            torch.from_numpy(self.y_scaler.transform(y_val).astype(np.float32)),
+        )
+        with _training_context(settings.seed, settings.num_threads):
+            self.network = LSTMNetwork(self.config)
+            history, best_epoch = fit(self.network, *tensors, settings, progress)
+        self.network.eval()
+        self.history = history
+        self.training_summary = {
+            "n_train": int(X.shape[0]),
+            "n_val": int(X_val.shape[0]),
+            "seq_len": int(X.shape[1]),
+            "epochs_run": len(history),
+            "best_epoch": best_epoch,
+            "best_val_loss": history[best_epoch - 1]["val_loss"] if best_epoch else None,
+            "seconds": sum(r["seconds"] for r in history),
+            "settings": dataclasses.asdict(settings),
+        }
+        self.calibrate(X_val, y_val)
+        return history
+
+    def calibrate(self, X: Any, y: Any) -> None:
+        """(Re)calibrate the intervals on held-out data: conformal scores ``|y-mu|/sigma``.
+
+        Args:
+            X: ``(n, seq_len, input_dim)`` features not used for fitting the weights.
+            y: ``(n,)`` or ``(n, H)`` outcomes.
+
+        Raises:
+            ValueError: Bad shapes or values.
+        """
+        X = self._check_X(X)
+        y = self._check_y(y, X.shape[0])
+        mean, sigma = self._mean_sigma(X)
+        self.calibration = ConformalCalibration.from_residuals(y, mean, sigma)
+        self.training_summary["n_calibration"] = int(X.shape[0])
+
+    def update_calibration(self, X: Any, y: Any, window: int | None = 250) -> None:
+        """Add newly observed outcomes to the calibration, keeping the latest ``window``.
+
+        Call it as outcomes arrive (e.g. once a month in a walk-forward run): intervals then
+        track the recent ratio of errors to predicted sigma (rolling split conformal).
+
+        Args:
+            X: ``(m, seq_len, input_dim)`` features of the new outcomes.
+            y: ``(m,)`` or ``(m, H)`` the outcomes.
+            window: How many of the most recent scores to keep (``None``: all).
+
+        Raises:
+            ValueError: Bad shapes, values or window.
+        """
+        X = self._check_X(X)
+        y = self._check_y(y, X.shape[0])
+        mean, sigma = self._mean_sigma(X)
+        self.calibration = self.calibration.update(np.abs(y - mean) / sigma, window)
+        self.training_summary["n_calibration"] = self.calibration.size
+
+    # -- inference ----------------------------------------------------------------------
+
+    def _mean_sigma(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        means, logvars = [], []
+        with torch.inference_mode():
+            for i in range(0, X.shape[0], _CHUNK):
+                mean, logvar = self.network(self._scaled_tensor(X[i : i + _CHUNK]))
+                means.append(mean.numpy())
+                logvars.append(logvar.numpy())
+        mean = np.concatenate(means).astype(np.float64) * self.y_scaler.std + self.y_scaler.mean
+        sigma = np.exp(0.5 * np.concatenate(logvars).astype(np.float64)) * self.y_scaler.std
+        return mean, sigma
+
+    def _forward_one(self, seq: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        seq = np.asarray(seq)
+        if seq.ndim != 2 or seq.shape[1] != self.config.input_dim or seq.shape[0] == 0:
+            raise ValueError(
+                f"seq must have shape (seq_len, {self.config.input_dim}), got {seq.shape}"
+            )
+        buf = self._one_buf
+        if buf is None or buf.shape[1] != seq.shape[0]:
+            buf = self._one_buf = np.empty((1, *seq.shape), dtype=np.float32)
+            self._one_tensor = torch.from_numpy(buf)  # shares memory with buf
+        np.subtract(seq, self._x_mean32, out=buf[0], casting="unsafe")
+        np.divide(buf[0], self._x_std32, out=buf[0])
+        if not np.isfinite(buf).all():
+            raise ValueError("seq must contain finite numbers only")
+        with torch.inference_mode():
+            return self.network(self._one_tensor)
+
+    def execute(self, seq: Any) -> np.ndarray:
+        """Predict the mean log return of one sequence (the live path).
+
+        Args:
+            seq: ``(seq_len, input_dim)`` features, oldest first.
+
+        Returns:
+            ``(H,)`` float64 mean log returns, one per horizon.
+
+        Raises:
+            ValueError: Bad shape or non-finite values.
+        """
+        mean, _ = self._forward_one(seq)
+        return mean.numpy()[0] * self.y_scaler.std + self.y_scaler.mean
+
+    def forecast_one(self, seq: Any, level: float = 0.9) -> Forecast:
+        """Mean, sigma and interval of one sequence in one forward pass (the live path).
+
+        Args:
+            seq: ``(seq_len, input_dim)`` features.
+            level: Interval coverage in ``(0, 1)``.
+
+        Returns:
+            A ``Forecast`` of ``(H,)`` arrays.
+        """
+        q = self.calibration.quantile(level, self.config.n_outputs)
+        mean, logvar = self._forward_one(seq)
+        mu = mean.numpy()[0] * self.y_scaler.std + self.y_scaler.mean
+        sigma = np.exp(0.5 * logvar.numpy()[0].astype(np.float64)) * self.y_scaler.std
+        return Forecast(mu, sigma, mu - q * sigma, mu + q * sigma)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict the mean log returns of a batch.
+
+        Args:
+            X: ``(N, seq_len, input_dim)`` features.
+
+        Returns:
+            ``(N, H)`` float64.
+        """
+        return self._mean_sigma(self._check_X(X))[0]
+
+    def forecast(self, X: Any, level: float = 0.9) -> Forecast:
+        """Mean, sigma and calibrated interval of a batch in one forward pass.
+
+        Args:
+            X: ``(N, seq_len, input_dim)`` features.
+            level: Interval coverage in ``(0, 1)``.
+
+        Returns:
+            A ``Forecast`` of ``(N, H)`` arrays; the interval is ``mean ± q·sigma``.
+        """
+        q = self.calibration.quantile(level, self.config.n_outputs)
+        mean, sigma = self._mean_sigma(self._check_X(X))
+        return Forecast(mean, sigma, mean - q * sigma, mean + q * sigma)
+
+    def predict_interval(self, X: Any, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated interval bounds of a batch.
+
+        Args:
+            X: ``(N, seq_len, input_dim)`` features.
+            level: Interval coverage in ``(0, 1)``.
+
+        Returns:
+            ``(lower, upper)``, each ``(N, H)``.
+        """
+        f = self.forecast(X, level)
+        return f.lower, f.upper
+
+    def attention_weights(self, X: Any) -> np.ndarray:
+        """Attention weights over the timesteps (networks with ``attention=True``).
+
+        Args:
+            X: ``(N, seq_len, input_dim)`` features.
+
+        Returns:
+            ``(N, seq_len)`` weights (averaged over heads); each row sums to 1.
+
+        Raises:
+            ValueError: The network has no attention, or bad input.
+        """
+        X = self._check_X(X)
+        if not self.config.attention:
+            raise ValueError("this model has no attention (ModelConfig.attention=False)")
+        with torch.inference_mode():
+            _, _, weights = self.network(self._scaled_tensor(X), return_attention=True)
+        return weights.numpy().astype(np.float64)
+
+    # -- persistence --------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model to one file, atomically (see ``model.persistence``).
+
+        Args:
+            path: Destination (conventionally ``*.pt``).
+
+        Returns:
+            The path written.
+
+        Raises:
+            ModelFileError: Cannot write there.
+            ValueError: ``metadata`` is not JSON-able.
+        """
+        from model import __version__
+
+        try:
+            metadata = json.dumps(self.metadata)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"metadata must be JSON-serializable: {e}") from None
+        scores = self.calibration.scores
+        payload = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "config": json.dumps(self.config.to_dict()),
+            "state_dict": {k: v.detach().clone() for k, v in self.network.state_dict().items()},
+            "x_mean": torch.from_numpy(self.x_scaler.mean.copy()),
+            "x_std": torch.from_numpy(self.x_scaler.std.copy()),
+            "y_mean": torch.from_numpy(self.y_scaler.mean.copy()),
+            "y_std": torch.from_numpy(self.y_scaler.std.copy()),
+            "calibration": torch.from_numpy(
+                np.zeros((0, self.config.n_outputs)) if scores is None else scores.copy()
+            ),
+            "metadata": metadata,
+            "training": json.dumps({"summary": self.training_summary, "history": self.history}),
+            "versions": json.dumps(
+                {
+                    "model": __version__,
+                    "torch": torch.__version__,
+                    "numpy": np.__version__,
+                    "python": platform.python_version(),
+                }
+            ),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        return write_payload(path, payload)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Model:
+        """Load a model file written by ``save``, never running pickled code.
+
+        Args:
+            path: The model file.
+
+        Returns:
+            The model, ready to predict.
+
+        Raises:
+            ModelFileError: Missing, truncated, corrupt, unsafe or incompatible file.
+        """
+        payload = read_payload(path)
+        try:
+            config = ModelConfig.from_dict(payload["config"])
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"incompatible model file {path}: bad config ({e})") from None
+        model = cls(config)
+        h, d = config.n_outputs, config.input_dim
+        expected = {"x_mean": (d,), "x_std": (d,), "y_mean": (h,), "y_std": (h,)}
+        for key, shape in expected.items():
+            if tuple(payload[key].shape) != shape:
+                raise ModelFileError(
+                    f"shape mismatch in {path}: {key} is {tuple(payload[key].shape)}, "
+                    f"the config needs {shape}"
+                )
+        scores = payload["calibration"]
+        if scores.ndim != 2 or scores.shape[1] != h:
+            raise ModelFileError(
+                f"shape mismatch in {path}: calibration is {tuple(scores.shape)}, needs (n, {h})"
+            )
+        try:
+            model.network.load_state_dict(payload["state_dict"], strict=True)
+        except RuntimeError as e:
+            detail = " ".join(str(e).split())
+            raise ModelFileError(f"shape mismatch in {path}: {detail[:200]}") from None
+        model.network.eval()
+        np64 = {k: payload[k].numpy().astype(np.float64) for k in expected}
+        model._set_scalers(
+            Standardizer(np64["x_mean"], np64["x_std"]), Standardizer(np64["y_mean"], np64["y_std"])
+        )
+        model.calibration = ConformalCalibration(scores.numpy() if scores.shape[0] else None)
+        model.metadata = payload["metadata"]
+        training = payload["training"] if isinstance(payload["training"], dict) else {}
+        model.training_summary = training.get("summary", {})
+        model.history = training.get("history", [])
+        model.versions = payload["versions"]
+        model.created = payload["created"]
+        return model
+
+    def __repr__(self) -> str:
+        state = "trained" if self.is_trained else "untrained"
+        return f"Model({self.config}, {state})"

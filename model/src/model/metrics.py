@@ -1,0 +1,131 @@
+"""Forecast metrics on log returns: point errors, direction, skill and interval scores.
+
+All functions take array-likes of equal shape (any shape, flattened), average over every
+element and return a Python float. Formulas (``y`` outcome, ``ŷ`` prediction, ``[l, u]``
+interval, ``α = 1 - level``):
+
+- ``mae = mean(|y - ŷ|)``
+- ``rmse = sqrt(mean((y - ŷ)²))``
+- ``direction_accuracy = mean(sign(ŷ) == sign(y))`` (a zero only matches a zero)
+- ``skill = 1 - mae(y, ŷ) / mae(y, 0)``: against persistence, i.e. a zero predicted
+  return (the price stays where it is); > 0 beats it; ``nan`` if every ``y`` is 0
+- ``coverage = mean(l <= y <= u)``
+- ``winkler_score = mean((u - l) + (2/α)(l - y)·[y < l] + (2/α)(y - u)·[y > u])``
+  (lower is better; Winkler 1972, the interval score of Gneiting & Raftery 2007)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.calibration import check_level
+
+__all__ = ["coverage", "direction_accuracy", "mae", "rmse", "skill", "winkler_score"]
+
+
+def _arrays(*arrays: object) -> list[np.ndarray]:
+    out = [np.asarray(a, dtype=np.float64).ravel() for a in arrays]
+    shapes = {np.shape(a) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"arrays must have the same shape, got {sorted(map(str, shapes))}")
+    if out[0].size == 0:
+        raise ValueError("arrays must not be empty")
+    return out
+
+
+def mae(y_true: object, y_pred: object) -> float:
+    """Mean absolute error.
+
+    Args:
+        y_true: Outcomes.
+        y_pred: Predictions, same shape.
+
+    Returns:
+        ``mean(|y_true - y_pred|)``.
+    """
+    y, p = _arrays(y_true, y_pred)
+    return float(np.mean(np.abs(y - p)))
+
+
+def rmse(y_true: object, y_pred: object) -> float:
+    """Root mean squared error.
+
+    Args:
+        y_true: Outcomes.
+        y_pred: Predictions, same shape.
+
+    Returns:
+        ``sqrt(mean((y_true - y_pred)**2))``.
+    """
+    y, p = _arrays(y_true, y_pred)
+    return float(np.sqrt(np.mean((y - p) ** 2)))
+
+
+def direction_accuracy(y_true: object, y_pred: object) -> float:
+    """Fraction of predictions with the sign of the outcome.
+
+    Args:
+        y_true: Outcomes.
+        y_pred: Predictions, same shape.
+
+    Returns:
+        ``mean(sign(y_pred) == sign(y_true))``.
+    """
+    y, p = _arrays(y_true, y_pred)
+    return float(np.mean(np.sign(y) == np.sign(p)))
+
+
+def skill(y_true: object, y_pred: object) -> float:
+    """Skill against persistence (a zero return): ``1 - MAE / MAE_zero_return``.
+
+    Args:
+        y_true: Outcomes (log returns).
+        y_pred: Predictions, same shape.
+
+    Returns:
+        The skill score; ``nan`` when every outcome is zero.
+    """
+    y, p = _arrays(y_true, y_pred)
+    reference = np.mean(np.abs(y))
+    if reference == 0:
+        return float("nan")
+    return float(1.0 - np.mean(np.abs(y - p)) / reference)
+
+
+def coverage(y_true: object, lower: object, upper: object) -> float:
+    """Fraction of outcomes inside their closed interval.
+
+    Args:
+        y_true: Outcomes.
+        lower: Lower bounds, same shape.
+        upper: Upper bounds, same shape.
+
+    Returns:
+        ``mean(lower <= y_true <= upper)``.
+    """
+    y, lo, hi = _arrays(y_true, lower, upper)
+    return float(np.mean((lo <= y) & (y <= hi)))
+
+
+def winkler_score(y_true: object, lower: object, upper: object, level: float) -> float:
+    """Mean Winkler (interval) score of central intervals at ``level``.
+
+    Args:
+        y_true: Outcomes.
+        lower: Lower bounds, same shape.
+        upper: Upper bounds, same shape.
+        level: Nominal coverage of the intervals, in ``(0, 1)``.
+
+    Returns:
+        The mean score: the width plus ``2 / (1 - level)`` times any miss distance.
+
+    Raises:
+        ValueError: Bad level, shapes, or a lower bound above its upper bound.
+    """
+    alpha = 1.0 - check_level(level)
+    y, lo, hi = _arrays(y_true, lower, upper)
+    if np.any(lo > hi):
+        raise ValueError("lower bounds must not exceed upper bounds")
+    below = np.maximum(lo - y, 0.0)
+    above = np.maximum(y - hi, 0.0)
+    return float(np.mean((hi - lo) + (2.0 / alpha) * (below + above)))
