@@ -29,6 +29,18 @@ def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _fetcher(symbol: str, **kwargs: Any) -> Any:
+    """Build a ``Fetcher``; a bad period, interval or replay point is a bad parameter."""
+    from data_fetcher import Fetcher, FetcherError
+
+    try:
+        return Fetcher(symbol, **kwargs)
+    except ValueError as exc:  # includes DataError: a bad period, interval, replay point
+        raise click.BadParameter(str(exc)) from None
+    except FetcherError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", package_name="stock-analyzer")
 def cli() -> None:
@@ -61,17 +73,15 @@ def cli() -> None:
 @click.pass_context
 def fetch(ctx: click.Context, **opts: Any) -> None:
     """Fetch candles and write them as CSV (shows where they were cached)."""
-    from data_fetcher import Fetcher
-
     data = _data_settings(ctx, opts)
+    fetcher = _fetcher(
+        data.symbol,
+        period=data.period,
+        interval=data.interval,
+        source=data.source,
+        use_cache=not opts["no_cache"],
+    )
     with user_errors():
-        fetcher = Fetcher(
-            data.symbol,
-            period=data.period,
-            interval=data.interval,
-            source=data.source,
-            use_cache=not opts["no_cache"],
-        )
         candles = fetcher.fetch_historical()
         if opts["output"] == "-":
             click.echo(candles.to_csv(), nl=False)
@@ -150,7 +160,6 @@ class _Progress:
 @click.pass_context
 def train(ctx: click.Context, **opts: Any) -> None:
     """Train an LSTM on a history and evaluate it on the held-out last part."""
-    from data_fetcher import Fetcher
     from finance_demo import Settings, batch_predict, train_model
 
     data = _data_settings(ctx, opts)
@@ -160,10 +169,9 @@ def train(ctx: click.Context, **opts: Any) -> None:
         settings, data=data, training=dataclasses.replace(settings.training, **overrides)
     )
     output = Path(opts["output"])
+    fetcher = _fetcher(data.symbol, period=data.period, interval=data.interval, source=data.source)
     with user_errors():
-        candles = Fetcher(
-            data.symbol, period=data.period, interval=data.interval, source=data.source
-        ).fetch_historical()
+        candles = fetcher.fetch_historical()
         _echo_err(
             f"training on {len(candles)} {data.interval} candles of {data.symbol} "
             f"({candles.index[0].date()} .. {candles.index[-1].date()}), "
@@ -277,7 +285,6 @@ def _print_record(record: dict[str, Any]) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 def predict(**opts: Any) -> None:
     """Run the live loop: poll candles, predict, log, and score realized outcomes."""
-    from data_fetcher import Fetcher
     from finance_demo import Activator, System
 
     from model import Model
@@ -294,7 +301,7 @@ def predict(**opts: Any) -> None:
         if not symbol:
             raise click.UsageError("Missing option '--symbol' (the model records none).")
         replay = opts["source"].startswith("replay")
-        fetcher = Fetcher(
+        fetcher = _fetcher(
             symbol,
             period="max" if replay else (opts["period"] or _default_period(interval)),
             interval=interval,

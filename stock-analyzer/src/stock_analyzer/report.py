@@ -99,7 +99,8 @@ def plot_training(path: str, history: list[dict[str, Any]], test: Any, title: st
         history: Per-epoch records (``train_loss``, ``val_loss``).
         test: DataFrame from ``finance_demo.batch_predict`` restricted to the test part
             and the first horizon (``time``, ``close``, ``predicted_price``,
-            ``lower_price``, ``upper_price``, ``realized_return``).
+            ``lower_price``, ``upper_price``, ``realized_return``); its last 250 rows
+            are drawn.
         title: Figure title.
     """
     import matplotlib
@@ -114,6 +115,7 @@ def plot_training(path: str, history: list[dict[str, Any]], test: Any, title: st
     ax1.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
     ax1.set(xlabel="epoch", ylabel="loss (Gaussian NLL, scaled)", title="loss")
     ax1.legend()
+    test = test.iloc[-250:]
     if len(test):
         h = int(test["horizon"].iloc[0])
         actual = test["close"].to_numpy() * np.exp(test["realized_return"].to_numpy())
@@ -121,7 +123,7 @@ def plot_training(path: str, history: list[dict[str, Any]], test: Any, title: st
         ax2.fill_between(t, test["lower_price"], test["upper_price"], alpha=0.25, label="interval")
         ax2.plot(t, actual, lw=1.0, color="black", label=f"actual close (t+{h})")
         ax2.plot(t, test["predicted_price"], lw=1.0, label="predicted")
-        ax2.set(title=f"test part: {h}-step-ahead predictions", ylabel="price")
+        ax2.set(title=f"test part (last {len(test)}): {h}-step-ahead predictions", ylabel="price")
         ax2.legend()
     fig.suptitle(title)
     fig.tight_layout()

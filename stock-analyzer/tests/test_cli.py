@@ -1,0 +1,111 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+from click.testing import CliRunner
+from stock_analyzer.cli import cli
+
+
+def run(argv):
+    return CliRunner().invoke(cli, [str(a) for a in argv])
+
+
+def test_user_errors(args, expected, files):
+    argv = [a.format(**files) for a in args["argv"]]
+    result = run(argv)
+    assert result.exit_code == expected["code"], result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert errors == lines[-1:], result.stderr  # one error line, the last one
+    assert expected["message"] in errors[0]
+
+
+def test_help_is_light(args, expected):
+    code = (
+        "import sys\n"
+        "from stock_analyzer.cli import main\n"
+        f"sys.argv = ['stock-analyzer', *{args['argv']!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "heavy = [m for m in ('torch', 'pandas', 'matplotlib') if m in sys.modules]\n"
+        "print('HEAVY', heavy, code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert expected in out.stdout
+    assert "HEAVY [] 0" in out.stdout, out.stdout + out.stderr
+
+
+def test_train_prints_table_and_writes_files(trained):
+    history = json.loads(trained.with_name("model.history.json").read_text())
+    assert len(history["history"]) == 2
+    assert {"mae", "mae_persistence", "direction_accuracy", "always_up", "coverage"} <= set(
+        history["evaluation"]["h1"]
+    )
+
+
+def test_flags_override_the_config(tiny_config, workdir):
+    out = workdir / "override.pt"
+    plot = workdir / "plots" / "train.png"
+    result = run(
+        [
+            "train",
+            "--config",
+            tiny_config,
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--output",
+            out,
+            "--plot",
+            plot,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "direction accuracy" in result.stdout and "always-up" in result.stdout
+    assert "epoch 1/1  train_loss" in result.stderr
+    from model import Model
+
+    meta = Model.load(out).metadata
+    assert meta["training"]["epochs"] == 1 and meta["training"]["seed"] == 3
+    assert meta["symbol"] == "^GSPC"  # from the file
+    assert meta["pipeline"]["buffer_size"] == 20
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_info(trained):
+    result = run(["info", trained])
+    assert result.exit_code == 0, result.output
+    assert "symbol: ^GSPC" in result.stdout and "interval: 1d" in result.stdout
+    assert "interval coverage" in result.stdout
+    as_json = json.loads(run(["info", trained, "--json"]).stdout)
+    assert as_json["metadata"]["pipeline"]["seq_len"] == 6
+    assert as_json["network"]["hidden_dim"] == 8
+
+
+def test_fetch_to_csv(workdir):
+    out = workdir / "ibm.csv"
+    result = run(
+        ["fetch", "--source", "sample", "--symbol", "IBM", "--period", "1y", "--output", out]
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, index_col=0)
+    assert list(frame.columns) == ["Open", "High", "Low", "Close", "Volume"]
+    assert f"{len(frame)} 1d candles of IBM" in result.stderr
+    stdout = run(["fetch", "--source", "sample", "--symbol", "IBM", "--period", "1mo"]).stdout
+    assert stdout.startswith("Date,Open") or stdout.splitlines()[0].endswith("Volume")
+
+
+def test_predict_replay_prints_predictions_and_summary(trained, workdir):
+    log = workdir / "cli.jsonl"
+    result = run(
+        ["predict", "--model", trained, "--source", "replay", "--max-ticks", "30", "--log", log]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count(" h1 -> ") == 30
+    assert "ticks 30, predictions 30, outcomes 29" in result.stdout
+    assert "h1: MAE" in result.stdout
+    assert len(log.read_text().splitlines()) == 30 + 29
+    quiet = run(["predict", "--model", trained, "--source", "replay", "--max-ticks", "5", "-q"])
+    assert " h1 -> " not in quiet.stdout and "ticks 5" in quiet.stdout
