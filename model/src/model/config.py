@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -68,7 +69,7 @@ class ModelConfig:
         if (
             not horizons
             or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in horizons)
-            or any(b <= a for a, b in zip(horizons, horizons[1:]))
+            or any(b <= a for a, b in itertools.pairwise(horizons))
         ):
             raise ValueError(
                 f"horizons must be strictly increasing positive integers, got {self.horizons!r}"

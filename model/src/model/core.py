@@ -101,7 +101,9 @@ class Model:
                 raise ValueError(f"unknown ModelConfig field(s): {', '.join(unknown)}")
             config = dataclasses.replace(config, **overrides)
         self.config = config
-        self.network = LSTMNetwork(config).eval()
+        with torch.random.fork_rng(devices=[]):  # deterministic, global RNG untouched
+            torch.manual_seed(0)
+            self.network = LSTMNetwork(config).eval()
         self.metadata: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
         self.training_summary: dict[str, Any] = {}
@@ -227,7 +229,7 @@ class Model:
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be given together")
         if X_val is None:
-            n_val = int(round(X.shape[0] * val_fraction))
+            n_val = round(X.shape[0] * val_fraction)
             n_train = X.shape[0] - n_val
             if n_val < 1 or n_train < 2:
                 raise ValueError(

@@ -1,0 +1,41 @@
+import pytest
+import torch
+from model.network import LOGVAR_MAX, LOGVAR_MIN
+
+from model import LSTMNetwork, ModelConfig
+
+
+def test_output_shapes(args, expected):
+    net = LSTMNetwork(ModelConfig(**args["config"])).eval()
+    mean, logvar = net(torch.randn(args["batch"], args["seq_len"], 6))
+    assert list(mean.shape) == expected
+    assert list(logvar.shape) == expected
+    assert bool(((logvar >= LOGVAR_MIN) & (logvar <= LOGVAR_MAX)).all())
+
+
+def test_attention_weights_are_a_distribution_over_timesteps():
+    torch.manual_seed(0)
+    net = LSTMNetwork(ModelConfig(attention=True, hidden_dim=8, num_heads=2)).eval()
+    _, _, weights = net(torch.randn(4, 9, 6), return_attention=True)
+    assert weights.shape == (4, 9)
+    assert torch.allclose(weights.sum(dim=1), torch.ones(4))
+
+
+def test_attention_changes_the_output():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 6)
+    net = LSTMNetwork(ModelConfig(attention=True, hidden_dim=8, num_heads=2)).eval()
+    with_attention = net(x)[0]
+    net.attention = None
+    assert not torch.allclose(with_attention, net(x)[0])
+
+
+def test_return_attention_without_attention_is_an_error():
+    with pytest.raises(ValueError, match="no attention"):
+        LSTMNetwork(ModelConfig())(torch.zeros(1, 3, 6), return_attention=True)
+
+
+def test_default_network_is_the_designs():
+    net = LSTMNetwork(ModelConfig())
+    assert (net.lstm.input_size, net.lstm.hidden_size, net.lstm.num_layers) == (6, 32, 2)
+    assert net.lstm.batch_first and net.attention is None and net.skip is None
