@@ -70,3 +70,11 @@ def test_too_little_history(candles, tiny_settings):
         train_model(candles.iloc[:20], tiny_settings)
     with pytest.raises(InsufficientDataError, match="too few to split"):
         train_model(candles.iloc[:40], tiny_settings)
+
+
+def test_thread_count_is_restored(candles, tiny_settings):
+    import torch
+
+    before = torch.get_num_threads()
+    train_model(candles.iloc[:150], tiny_settings)
+    assert torch.get_num_threads() == before

@@ -85,11 +85,30 @@ def train_model(
         InsufficientDataError: Too few candles for the window sizes and the split.
         PipelineError: Bad closes.
     """
+    import torch
+
+    settings = settings or Settings()
+    threads = torch.get_num_threads()
+    if settings.training.num_threads is not None:
+        torch.set_num_threads(settings.training.num_threads)
+    try:
+        return _train(candles, settings, symbol, interval, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    candles: Any,
+    settings: Settings,
+    symbol: str | None,
+    interval: str | None,
+    progress: Callable[[int, int, dict[str, Any]], None] | None,
+) -> Any:
+    """The body of :func:`train_model`, with torch's thread count already set."""
     from feature_extraction import FeatureExtraction
 
     from model import Model, ModelConfig
 
-    settings = settings or Settings()
     p, t = settings.pipeline, settings.training
     features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
     data = build_dataset(candles, p, features)
