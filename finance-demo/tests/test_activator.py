@@ -74,7 +74,11 @@ def test_log_lines_are_complete_and_flushed_at_once(tiny_model, candles, tmp_pat
         pred["close"] * math.exp(pred["predicted_return"])
     )
     assert pred["lower_price"] <= pred["predicted_price"] <= pred["upper_price"]
-    assert pd.Timestamp(pred["target_time"]) == pd.Timestamp(pred["time"]) + pd.Timedelta("1D")
+    target = pd.Timestamp(pred["target_time"])
+    assert target == pd.Timestamp(pred["time"]) + pd.offsets.BDay(1)
+    assert all(  # business days: a Friday's target is the next Monday
+        pd.Timestamp(r["target_time"]).day_of_week < 5 for r in records if r["type"] == "prediction"
+    )
     outcomes = [r for r in records if r["type"] == "outcome"]
     assert len(outcomes) == summary.outcomes == summary.predictions - 1 == 29
 

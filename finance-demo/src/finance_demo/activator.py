@@ -212,6 +212,14 @@ class Activator:
             self._last_time = history.index[-1]
         return len(history)
 
+    def _target_time(self, stamp: Any, h: int) -> Any:
+        """Nominal stamp ``h`` candles later (business days for ``1d``; no holidays)."""
+        if self.interval == "1d" and hasattr(stamp, "tz"):
+            from pandas.tseries.offsets import BDay
+
+            return stamp + BDay(h)
+        return stamp + h * self._step
+
     def _record_prediction(self, pred: Prediction) -> None:
         for k, h in enumerate(pred.horizons):
             m, lo, hi = float(pred.mean[k]), float(pred.lower[k]), float(pred.upper[k])
@@ -230,7 +238,7 @@ class Activator:
                     "lower_price": pred.close * math.exp(lo),
                     "upper_price": pred.close * math.exp(hi),
                     "level": self.system.level,
-                    "target_time": _iso(pred.time + h * self._step),
+                    "target_time": _iso(self._target_time(pred.time, h)),
                 }
             )
         self._pending.append((pred.tick, pred))
