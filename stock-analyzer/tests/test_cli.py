@@ -109,3 +109,34 @@ def test_predict_replay_prints_predictions_and_summary(trained, workdir):
     assert len(log.read_text().splitlines()) == 30 + 29
     quiet = run(["predict", "--model", trained, "--source", "replay", "--max-ticks", "5", "-q"])
     assert " h1 -> " not in quiet.stdout and "ticks 5" in quiet.stdout
+
+
+def test_shipped_example_config_is_the_defaults():
+    from pathlib import Path
+
+    from finance_demo import Settings, load_settings_file
+
+    path = Path(__file__).parents[1] / "examples" / "settings.yaml"
+    settings = load_settings_file(path)
+    assert settings.pipeline == Settings().pipeline
+    assert settings.model == Settings().model
+    assert settings.training == Settings().training
+    assert (settings.data.symbol, settings.data.source) == ("^GSPC", "sample")
+
+
+def test_fetch_errors_name_the_offline_source():
+    import click
+    import pytest
+    from data_fetcher import DataError, FetchError
+    from stock_analyzer.options import user_errors
+
+    with pytest.raises(click.ClickException, match=r"unreachable \(offline\? --source sample"):
+        with user_errors():
+            raise FetchError("Yahoo unreachable")
+    with pytest.raises(click.ClickException) as info:
+        with user_errors():
+            raise FetchError("no sample data for symbol 'X'")
+    assert info.value.message == "no sample data for symbol 'X'"
+    with pytest.raises(click.ClickException, match="^bad rows$"):
+        with user_errors():
+            raise DataError("bad rows")

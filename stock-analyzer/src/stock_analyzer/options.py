@@ -137,7 +137,7 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the libraries' user-facing exceptions into one-line ``ClickException``s."""
-    from data_fetcher import FetcherError
+    from data_fetcher import FetcherError, FetchError
     from finance_demo import PipelineError
 
     try:
@@ -147,6 +147,11 @@ def user_errors() -> Iterator[None]:
 
     try:
         yield
+    except FetchError as exc:
+        msg = str(exc)
+        if "sample" not in msg:
+            msg += " (offline? --source sample uses the candles shipped with data-fetcher)"
+        raise click.ClickException(msg) from None
     except (FetcherError, PipelineError, ModelError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
