@@ -137,6 +137,6 @@ def test_fetch_errors_name_the_offline_source():
         with user_errors():
             raise FetchError("no sample data for symbol 'X'")
     assert info.value.message == "no sample data for symbol 'X'"
-    with pytest.raises(click.ClickException, match="^bad rows$"):
+    with pytest.raises(click.ClickException, match=r"^bad rows$"):
         with user_errors():
             raise DataError("bad rows")
