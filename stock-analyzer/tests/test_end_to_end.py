@@ -73,3 +73,43 @@ def test_train_then_replay_matches_batch_prediction(tmp_path, tiny_config):
     # the replay starts where the held-out last 15 % starts: the first replayed candle
     n = len(candles)
     assert preds[0]["time"] == candles.index[n - int(np.ceil(0.15 * n))].isoformat()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_after_the_current_tick(tmp_path, trained):
+    """SIGINT during a long replay: summary printed, every logged line complete, exit 0."""
+    import signal
+    import time
+
+    log = tmp_path / "p.jsonl"
+    proc = subprocess.Popen(
+        [
+            EXE,
+            "predict",
+            "--model",
+            trained,
+            "--source",
+            "replay",
+            "--replay-start",
+            "200",
+            "--log",
+            log,
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while (not log.exists() or log.stat().st_size == 0) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "(stopped: signal)" in out and "received SIGINT" in err
+    assert "Traceback" not in err
+    lines = log.read_text().splitlines()
+    assert all(json.loads(line)["type"] in ("prediction", "outcome") for line in lines)
+    ticks = int(out.split("ticks ")[1].split(",")[0])
+    assert 0 < ticks < 4800  # stopped long before the end of the replay
