@@ -177,7 +177,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
             optimizer.step()
             total += loss.detach() * idx.shape[0]
         train_loss = total.item() / n
