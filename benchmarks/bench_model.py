@@ -64,8 +64,9 @@ def bench_training() -> None:
     Xt = torch.from_numpy((X - X.reshape(-1, 6).mean(0)) / X.reshape(-1, 6).std(0))
     Yt = torch.from_numpy(((y - y.mean()) / y.std())[:, None])
     original = torch.get_num_threads()
-    print(f"training: N={N} seq_len={SEQ_LEN} default network, {EPOCHS} epochs, median of "
-          f"{REPEATS}")
+    print(
+        f"training: N={N} seq_len={SEQ_LEN} default network, {EPOCHS} epochs, median of {REPEATS}"
+    )
     print(f"{'threads':>7} {'batch':>5} {'plain samples/s':>16} {'Model.train':>12} {'ratio':>6}")
     for threads in (1, 2):
         torch.set_num_threads(threads)
