@@ -24,6 +24,8 @@ so ``transform`` reproduces ``execute`` bit for bit (not merely within a toleran
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -85,7 +87,13 @@ def window_features(x: np.ndarray, w: int, normalize: bool) -> np.ndarray:
 
 
 def series_features(
-    series: np.ndarray, buffer_size: int, stride: int, w: int, normalize: bool, chunk: int
+    series: np.ndarray,
+    buffer_size: int,
+    stride: int,
+    w: int,
+    normalize: bool,
+    chunk: int,
+    threads: int = 1,
 ) -> np.ndarray:
     """Return the features of every window of one validated raw series ``(T,)``.
 
@@ -99,6 +107,7 @@ def series_features(
         w: Moving-average length.
         normalize: Divide by each window's last value.
         chunk: Windows per batch (bounds the temporary memory, keeps it in cache).
+        threads: Chunks computed at once on that many threads.
 
     Returns:
         A ``(n_windows, 6)`` float64 array.
@@ -112,20 +121,21 @@ def series_features(
     step = np.subtract(ma[1:], ma[:-1])  # step[j] = ma[j+1] - ma[j]: the one-sided edges
     windows = sliding_window_view(series, buffer_size)[::stride]
     out = np.empty((n, 6))
-    buf_mean, buf_dev, buf_var = np.empty(chunk), np.empty(chunk), np.empty(chunk)
-    for a in range(0, n, chunk):
+
+    def fill(a: int) -> None:
+        """Compute the rows of the chunk of windows starting at window ``a``."""
         b = min(a + chunk, n)
         nc = b - a
         s0 = a * stride
         span = (nc - 1) * stride + 1
 
-        def at(arr: np.ndarray, j: int, s0: int = s0, span: int = span) -> np.ndarray:
+        def at(arr: np.ndarray, j: int) -> np.ndarray:
             """``arr[start + j]`` for the start of each window of the chunk."""
             return arr[s0 + j : s0 + j + span : stride]
 
         # slope of the windows at position j: step (j = 0), central (0 < j < m-1), step
         slopes = [at(step, 0)] + [at(central, j) for j in range(1, m - 1)] + [at(step, m - 2)]
-        mean, dev, var = buf_mean[:nc], buf_dev[:nc], buf_var[:nc]
+        mean, dev, var = np.empty(nc), np.empty(nc), np.empty(nc)
         np.add(slopes[0], slopes[1], out=mean)
         for col in slopes[2:]:
             mean += col
@@ -158,4 +168,15 @@ def series_features(
             p = at(series, buffer_size - 1)
             for j in _SCALED:
                 part[:, j] /= p
+
+    starts = range(0, n, chunk)
+    workers = min(threads, len(starts))
+    if workers <= 1:
+        for a in starts:
+            fill(a)
+    else:
+        # The chunks are independent and numpy releases the GIL inside these kernels,
+        # so threads use every core; each chunk's numbers do not depend on the split.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(fill, starts))
     return out

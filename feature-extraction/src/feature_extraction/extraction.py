@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,8 @@ __all__ = ["FeatureExtraction"]
 
 # Windows per batch in ``transform``: small enough for the temporaries to stay in cache.
 _CHUNK = 8192
+#: Threads for ``transform`` on long series (numpy releases the GIL in its kernels).
+_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _bad_position(block: np.ndarray) -> tuple[int, int]:
@@ -191,7 +194,9 @@ class FeatureExtraction:
                 )
         w = self.config.window_size
         parts = [
-            series_features(np.ascontiguousarray(col), buffer_size, stride, w, normalize, _CHUNK)
+            series_features(
+                np.ascontiguousarray(col), buffer_size, stride, w, normalize, _CHUNK, _THREADS
+            )
             for col in covered.T
         ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
