@@ -39,3 +39,28 @@ def test_default_network_is_the_designs():
     net = LSTMNetwork(ModelConfig())
     assert (net.lstm.input_size, net.lstm.hidden_size, net.lstm.num_layers) == (6, 32, 2)
     assert net.lstm.batch_first and net.attention is None and net.skip is None
+
+
+def test_inference_lstm_path_equals_the_module(args):
+    # In inference the network calls the LSTM kernel itself with cached zero states
+    # (the live path); it must give nn.LSTM's outputs bit for bit, for every batch size
+    # in turn (the cache is rebuilt when the batch size changes) and after retraining.
+    torch.manual_seed(0)
+    net = LSTMNetwork(ModelConfig(**args["config"])).eval()
+    for batch in (1, 4, 1):
+        x = torch.randn(batch, 12, 6)
+        with torch.no_grad():
+            reference = net.lstm(x)[0]
+        with torch.inference_mode():
+            fast = net._run_lstm(x)
+        assert torch.equal(reference, fast)
+    net.train()
+    with torch.no_grad():
+        for p in net.lstm.parameters():
+            p.add_(0.1)
+    net.eval()
+    x = torch.randn(1, 12, 6)
+    with torch.no_grad():
+        reference = net.lstm(x)[0]
+    with torch.inference_mode():
+        assert torch.equal(reference, net._run_lstm(x))
