@@ -2,10 +2,13 @@
 
 Candles → ``Buffer`` windows → ``FeatureExtraction`` → sequences → ``Model``; offline
 (:func:`build_dataset`, :func:`train_model`, :func:`batch_predict`) and live
-(:class:`System`, :class:`Activator`), with the same predictions at the same ticks.
+(:class:`System`, :class:`Activator`), with the same predictions at the same ticks;
+:func:`backtest` runs a walk-forward evaluation against baselines (:mod:`finance_demo.stats`).
 """
 
 from finance_demo.activator import Activator, Summary, check_spacing, interval_length
+from finance_demo.backtest import backtest, fold_bounds
+from finance_demo.backtest_report import BacktestReport
 from finance_demo.batch import batch_predict
 from finance_demo.config import (
     DataConfig,
@@ -31,6 +34,7 @@ from finance_demo.training import evaluate, train_model
 __version__ = "1.0.0"
 __all__ = [
     "Activator",
+    "BacktestReport",
     "DataConfig",
     "Dataset",
     "FeatureRing",
@@ -49,11 +53,13 @@ __all__ = [
     "System",
     "TrainingConfig",
     "__version__",
+    "backtest",
     "batch_predict",
     "build_dataset",
     "check_spacing",
     "closes_of",
     "evaluate",
+    "fold_bounds",
     "interval_length",
     "load_settings",
     "load_settings_file",

@@ -1,4 +1,4 @@
-"""The ``stock-analyzer`` command line: fetch, train, predict, info.
+"""The ``stock-analyzer`` command line: fetch, train, predict, backtest, info.
 
 Thin on purpose: every command parses options, calls ``data_fetcher`` / ``finance_demo``
 / ``model`` and prints. torch and pandas are imported inside the command bodies only, so
@@ -44,7 +44,7 @@ def _fetcher(symbol: str, **kwargs: Any) -> Any:
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", package_name="stock-analyzer")
 def cli() -> None:
-    r"""Stock price predictions with an LSTM: fetch, train, predict (live or replay), info.
+    r"""Stock price predictions with an LSTM: fetch, train, predict, backtest, info.
 
     Offline quick start (uses the S&P 500 sample shipped with data-fetcher):
 
@@ -319,6 +319,120 @@ def predict(**opts: Any) -> None:
         )
         summary = activator.execute()
     click.echo(summary.format())
+
+
+class _FoldProgress:
+    """Fold progress: a bar on a terminal, one line per fold otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def __call__(self, fold: int, folds: int, info: dict[str, Any]) -> None:
+        text = (
+            f"fold {fold}/{folds}: test {info['test_start'][:10]} .. {info['test_end'][:10]} "
+            f"({info['test_samples']} samples, trained on {info['train_samples']}, "
+            f"{info['epochs_run']} epochs, {info['seconds']:.1f} s)  MAE {info['mae']:.5f} "
+            f"vs persistence {info['mae_persistence']:.5f}"
+        )
+        if self.quiet:
+            return
+        if sys.stderr.isatty():
+            if self.bar is None:
+                self.bar = click.progressbar(length=folds, label="backtest", file=sys.stderr)
+                self.bar.__enter__()
+            self.bar.label = f"fold {fold}/{folds}"
+            self.bar.update(1)
+        else:
+            _echo_err(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@cli.command()
+@config_option
+@click.option("--symbol", help="Ticker, e.g. AAPL or ^GSPC.")
+@click.option("--period", help="History length (1y, 5y, max...).  [default: 1y]")
+@click.option("--interval", help="Candle interval (1h, 1d...).  [default: 1d]")
+@click.option("--source", type=_TRAIN_SOURCES, help="Where candles come from.  [default: yahoo]")
+@click.option("--since", help="Drop the candles before this date (e.g. 1990-01-01).")
+@click.option("--folds", type=_POSITIVE, help="Out-of-sample blocks.  [default: 5]")
+@click.option("--retrain-every", type=_POSITIVE, help="Samples per block instead of --folds.")
+@click.option("--epochs", type=_POSITIVE, help="Maximum training epochs per fold.  [default: 20]")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed.  [default: 0]")
+@click.option("--report", type=click.Path(dir_okay=False), help="JSON report file.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="PNG: predictions, cumulative error.")
+@click.option("--quiet", "-q", is_flag=True, help="No per-fold progress.")
+@click.pass_context
+def backtest(ctx: click.Context, **opts: Any) -> None:
+    """Walk-forward backtest: retrain on an expanding window, score against baselines."""
+    from finance_demo import Settings
+    from finance_demo import backtest as run_backtest
+
+    if opts["folds"] is not None and opts["retrain_every"] is not None:
+        raise click.UsageError("--folds and --retrain-every are mutually exclusive")
+    data = _data_settings(ctx, opts)
+    settings = ctx.meta.get("settings") or Settings()
+    overrides = {k: opts[k] for k in ("epochs", "seed") if opts[k] is not None}
+    settings = dataclasses.replace(
+        settings, data=data, training=dataclasses.replace(settings.training, **overrides)
+    )
+    since = None
+    if opts["since"]:
+        import pandas as pd
+
+        try:
+            since = pd.Timestamp(opts["since"])
+        except ValueError:
+            raise click.BadParameter(
+                f"{opts['since']!r} is not a date", param_hint="--since"
+            ) from None
+    fetcher = _fetcher(data.symbol, period=data.period, interval=data.interval, source=data.source)
+    with user_errors():
+        candles = fetcher.fetch_historical()
+        if since is not None:
+            if since.tzinfo is None and candles.index.tz is not None:
+                since = since.tz_localize(candles.index.tz)
+            candles = candles[candles.index >= since]
+            if candles.empty:
+                raise click.BadParameter(
+                    f"no candle on or after {opts['since']}", param_hint="--since"
+                )
+        _echo_err(
+            f"backtest on {len(candles)} {data.interval} candles of {data.symbol} "
+            f"({candles.index[0].date()} .. {candles.index[-1].date()}), "
+            f"up to {settings.training.epochs} epochs per fold"
+        )
+        progress = _FoldProgress(opts["quiet"])
+        try:
+            report = run_backtest(
+                candles,
+                settings,
+                folds=opts["folds"],
+                retrain_every=opts["retrain_every"],
+                symbol=data.symbol,
+                interval=data.interval,
+                progress=progress,
+            )
+        finally:
+            progress.close()
+        written = []
+        if opts["report"]:
+            Path(opts["report"]).parent.mkdir(parents=True, exist_ok=True)
+            Path(opts["report"]).write_text(
+                json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8"
+            )
+            written.append(opts["report"])
+        if opts["plot"]:
+            Path(opts["plot"]).parent.mkdir(parents=True, exist_ok=True)
+            report.plot(opts["plot"])
+            written.append(opts["plot"])
+    click.echo(report.format_table())
+    click.echo(f"{len(report.folds)} folds in {report.seconds:.0f} s")
+    if written:
+        click.echo("saved " + " and ".join(written))
 
 
 @cli.command()

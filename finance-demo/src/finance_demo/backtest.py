@@ -1,0 +1,252 @@
+"""Expanding-window walk-forward backtest of the LSTM against honest baselines.
+
+For each fold the candles are cut at the tick of the fold's first test sample: the model
+is trained by :func:`finance_demo.train_model` on the candles up to that tick only (so
+every training target is known at the cut; its scalers and interval calibration come from
+that part, split in time order into fitting and validation rows), then predicts the fold's
+block of samples out of sample. The cut moves forward by one block and the model is
+trained again from scratch, with the same seed.
+
+The baselines see exactly the same training rows and are scored on exactly the same
+targets: persistence (zero return), drift (mean training return), always-up (direction),
+ridge on the same flattened sequences, a constant-width interval from training
+quantiles, and an EWMA-volatility (RiskMetrics) interval calibrated conformally on the
+model's own validation rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from finance_demo.backtest_report import BacktestReport, score
+from finance_demo.config import Settings
+from finance_demo.dataset import build_dataset, split_dataset
+from finance_demo.errors import InsufficientDataError, SettingsError
+from finance_demo.stats import conformal_quantile, ewma_sigma, ridge_fit_predict
+from finance_demo.training import train_model
+
+__all__ = ["backtest", "fold_bounds"]
+
+#: Decay of the EWMA-volatility baseline (RiskMetrics daily value).
+EWMA_LAMBDA = 0.94
+
+
+def fold_bounds(
+    n: int, *, folds: int | None = None, retrain_every: int | None = None, start: float = 0.5
+) -> list[tuple[int, int]]:
+    """Split labeled samples ``[first, n)`` into consecutive out-of-sample blocks.
+
+    Args:
+        n: Labeled samples of the history.
+        folds: Number of equal blocks (default 5 when ``retrain_every`` is not given).
+        retrain_every: Samples per block instead (the last block may be shorter).
+        start: Share of the samples before the first block (the first training part).
+
+    Returns:
+        ``[(a, b), ...]`` sample ranges, first one starting at ``round(n * start)``.
+
+    Raises:
+        SettingsError: Both or bad ``folds`` / ``retrain_every``, or a bad ``start``.
+        InsufficientDataError: Fewer out-of-sample samples than folds.
+
+    Examples:
+        >>> fold_bounds(100, folds=2)
+        [(50, 75), (75, 100)]
+        >>> fold_bounds(100, retrain_every=20, start=0.5)
+        [(50, 70), (70, 90), (90, 100)]
+    """
+    if folds is not None and retrain_every is not None:
+        raise SettingsError("folds and retrain_every are mutually exclusive; give one")
+    for name, value in (("folds", folds), ("retrain_every", retrain_every)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SettingsError(f"{name} must be an integer, got {value!r}")
+        if value is not None and value < 1:
+            raise SettingsError(f"{name} must be >= 1, got {value}")
+    if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 < start < 1:
+        raise SettingsError(f"start must be in (0, 1), got {start!r}")
+    first = round(n * start)
+    n_out = n - first
+    if retrain_every is not None:
+        edges = [*range(first, n, retrain_every), n]
+    else:
+        folds = 5 if folds is None else folds
+        if n_out < folds:
+            raise InsufficientDataError(
+                f"{n} labeled sequences leave {max(n_out, 0)} out-of-sample samples, "
+                f"too few for {folds} folds; use fewer folds or a longer history"
+            )
+        edges = [first + round(i * n_out / folds) for i in range(folds + 1)]
+    if n_out < 1:
+        raise InsufficientDataError(f"{n} labeled sequences leave no out-of-sample samples")
+    return list(itertools.pairwise(edges))
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in (
+        "finance-demo",
+        "model",
+        "feature-extraction",
+        "data-fetcher",
+        "numpy",
+        "scipy",
+        "torch",
+    ):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - always installed together
+            out[name] = "unknown"
+    return out
+
+
+def backtest(
+    candles: Any,
+    settings: Settings | None = None,
+    *,
+    folds: int | None = None,
+    retrain_every: int | None = None,
+    symbol: str | None = None,
+    interval: str | None = None,
+    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+    level: float | None = None,
+    start: float = 0.5,
+) -> BacktestReport:
+    """Run an expanding-window walk-forward backtest.
+
+    Args:
+        candles: Candles DataFrame, oldest first.
+        settings: Pipeline, network and training settings (defaults when ``None``);
+            ``training.test_fraction`` is ignored (the folds are the test).
+        folds: Number of out-of-sample blocks (default 5).
+        retrain_every: Samples per block instead of ``folds``.
+        symbol: Ticker recorded in the report.
+        interval: Candle interval recorded in the report.
+        progress: Called after each fold with ``(fold, folds, info)``.
+        level: Interval level (default ``settings.training.level``).
+        start: Share of the labeled samples before the first fold.
+
+    Returns:
+        The :class:`BacktestReport`.
+
+    Raises:
+        InsufficientDataError: Too few candles for the window sizes and the folds.
+        SettingsError: Bad ``folds`` / ``retrain_every`` / ``start`` / ``level``.
+        PipelineError: Bad closes.
+    """
+    import torch
+    from feature_extraction import FeatureExtraction
+
+    settings = settings or Settings()
+    p, t = settings.pipeline, settings.training
+    level = t.level if level is None else level
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise SettingsError(f"level must be in (0, 1), got {level!r}")
+    fold_settings = dataclasses.replace(
+        settings, training=dataclasses.replace(t, test_fraction=0.0)
+    )
+    features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
+    data = build_dataset(candles, p, features).labeled()
+    bounds = fold_bounds(len(data), folds=folds, retrain_every=retrain_every, start=start)
+    gap = math.ceil(max(p.horizons) / p.step_size)
+    n_first = len(build_dataset(candles.iloc[: data.ticks[bounds[0][0]] + 1], p).labeled())
+    n_val = max(1, round(n_first * t.val_fraction))
+    if n_first - n_val - gap < 8:
+        raise InsufficientDataError(
+            f"the first fold would train on {n_first} sequences, too few; use a longer "
+            "history, a larger start share or smaller window sizes"
+        )
+    log_close = np.log(candles["Close"].to_numpy(dtype=np.float64))
+    sigma1 = ewma_sigma(np.diff(log_close, prepend=np.nan), EWMA_LAMBDA)
+    root_h = np.sqrt(np.asarray(p.horizons, dtype=np.float64))
+    q_lo, q_hi = (1 - level) / 2, (1 + level) / 2
+
+    cols: dict[str, list[np.ndarray]] = {}
+    fold_info: list[dict[str, Any]] = []
+    threads = torch.get_num_threads()
+    t0 = time.perf_counter()
+    try:
+        if t.num_threads is not None:
+            torch.set_num_threads(t.num_threads)
+        for k, (a, b) in enumerate(bounds):
+            tf = time.perf_counter()
+            cut = int(data.ticks[a])
+            past = candles.iloc[: cut + 1]
+            model = train_model(past, fold_settings, symbol, interval)
+            seen = build_dataset(past, p, features).labeled()
+            fit, val, _ = split_dataset(seen, t.val_fraction, 0.0, p.step_size)
+            test = data.subset(slice(a, b))
+            fc = model.forecast(test.X, level=level)
+            ridge, alpha = ridge_fit_predict(
+                seen.X, seen.y, test.X, val_fraction=t.val_fraction, gap=gap
+            )
+            s_val = sigma1[val.ticks][:, None] * root_h
+            q = np.array(
+                [conformal_quantile(val.y[:, j] / s_val[:, j], level) for j in range(len(root_h))]
+            )
+            s_test = sigma1[test.ticks][:, None] * root_h
+            block = {
+                "fold": np.full(len(test), k),
+                "tick": test.ticks,
+                "close": test.closes,
+                "y": test.y,
+                "lstm": np.asarray(fc.mean, np.float64),
+                "lstm_lower": np.asarray(fc.lower, np.float64),
+                "lstm_upper": np.asarray(fc.upper, np.float64),
+                "ridge": ridge,
+                "drift": np.broadcast_to(seen.y.mean(axis=0), test.y.shape),
+                "constant_lower": np.broadcast_to(np.quantile(seen.y, q_lo, axis=0), test.y.shape),
+                "constant_upper": np.broadcast_to(np.quantile(seen.y, q_hi, axis=0), test.y.shape),
+                "ewma_lower": -q * s_test,
+                "ewma_upper": q * s_test,
+            }
+            for name, value in block.items():
+                cols.setdefault(name, []).append(np.asarray(value))
+            summary = model.training_summary
+            info = {
+                "fold": k + 1,
+                "cut_time": str(candles.index[cut]),
+                "test_start": str(test.times[0]),
+                "test_end": str(test.times[-1]),
+                "train_samples": len(fit),
+                "val_samples": len(val),
+                "test_samples": len(test),
+                "epochs_run": summary.get("epochs_run"),
+                "best_epoch": summary.get("best_epoch"),
+                "ridge_alpha": alpha,
+                "ewma_q": q.tolist(),
+                "x_mean": model.x_scaler.mean.tolist(),
+                "x_std": model.x_scaler.std.tolist(),
+                "mae": float(np.mean(np.abs(test.y - block["lstm"]))),
+                "mae_persistence": float(np.mean(np.abs(test.y))),
+                "seconds": round(time.perf_counter() - tf, 3),
+            }
+            fold_info.append(info)
+            if progress is not None:
+                progress(k + 1, len(bounds), info)
+    finally:
+        torch.set_num_threads(threads)
+    arrays = {name: np.concatenate(parts) for name, parts in cols.items()}
+    arrays["time"] = candles.index[arrays["tick"]]
+    return BacktestReport(
+        symbol=symbol,
+        interval=interval,
+        level=float(level),
+        horizons=tuple(p.horizons),
+        step_size=p.step_size,
+        settings=settings.to_dict(),
+        folds=fold_info,
+        predictions=arrays,
+        metrics=score(arrays, p.horizons, level, gap),
+        versions=_versions(),
+        seconds=round(time.perf_counter() - t0, 3),
+    )
