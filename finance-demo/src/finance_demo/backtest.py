@@ -191,7 +191,10 @@ def backtest(
             )
             s_val = sigma1[val.ticks][:, None] * root_h
             q = np.array(
-                [conformal_quantile(val.y[:, j] / s_val[:, j], level) for j in range(len(root_h))]
+                [
+                    conformal_quantile(np.abs(val.y[:, j]) / s_val[:, j], level)
+                    for j in range(len(root_h))
+                ]
             )
             s_test = sigma1[test.ticks][:, None] * root_h
             block = {
