@@ -12,6 +12,7 @@ from finance_demo import (
     fold_bounds,
     split_dataset,
 )
+
 from model import Standardizer, metrics
 
 PRED_COLUMNS = (
