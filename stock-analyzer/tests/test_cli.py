@@ -34,6 +34,8 @@ def test_help_is_light(args, expected):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert expected in out.stdout
     assert "HEAVY [] 0" in out.stdout, out.stdout + out.stderr
+    # click's markup must not leak into what the user reads
+    assert "\\b" not in out.stdout and "\b" not in out.stdout
 
 
 def test_train_prints_table_and_writes_files(trained):

@@ -44,15 +44,15 @@ def _fetcher(symbol: str, **kwargs: Any) -> Any:
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", package_name="stock-analyzer")
 def cli() -> None:
-    r"""Stock price predictions with an LSTM: fetch, train, predict, backtest, info.
+    """Stock price predictions with an LSTM: fetch, train, predict, backtest, info.
 
     Offline quick start (uses the S&P 500 sample shipped with data-fetcher):
 
     \b
-      stock-analyzer train --source sample --symbol ^GSPC --period max --interval 1d \\
-          --epochs 10 --output out/model.pt
-      stock-analyzer predict --model out/model.pt --source replay --max-ticks 300
-    """
+      stock-analyzer train --source sample --symbol ^GSPC --period max --interval 1d
+      stock-analyzer predict --model model.pt --source replay --max-ticks 300
+      stock-analyzer backtest --source sample --symbol ^GSPC --period max --folds 5
+    """  # noqa: D301 (click's no-rewrap marker is the real backspace character)
 
 
 @cli.command()
