@@ -25,6 +25,23 @@ _LIVE_SOURCES = SourceType(("yahoo", "replay"), ("replay",))
 _POSITIVE = click.IntRange(min=1)
 
 
+def data_options(command: Any) -> Any:
+    """Add ``--config`` and the options that choose the candles (fetch, train, backtest)."""
+    for option in reversed(
+        [
+            config_option,
+            click.option("--symbol", help="Ticker, e.g. AAPL or ^GSPC."),
+            click.option("--period", help="History length (1mo, 1y, 5y, max...).  [default: 1y]"),
+            click.option("--interval", help="Candle interval (1h, 1d, 1wk...).  [default: 1d]"),
+            click.option(
+                "--source", type=_TRAIN_SOURCES, help="Where candles come from.  [default: yahoo]"
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -56,11 +73,7 @@ def cli() -> None:
 
 
 @cli.command()
-@config_option
-@click.option("--symbol", help="Ticker, e.g. AAPL or ^GSPC.")
-@click.option("--period", help="History length (1mo, 1y, 5y, max...).  [default: 1y]")
-@click.option("--interval", help="Candle interval (1h, 1d, 1wk...).  [default: 1d]")
-@click.option("--source", type=_TRAIN_SOURCES, help="Where candles come from.  [default: yahoo]")
+@data_options
 @click.option(
     "--output",
     "-o",
@@ -140,11 +153,7 @@ class _Progress:
 
 
 @cli.command()
-@config_option
-@click.option("--symbol", help="Ticker, e.g. AAPL or ^GSPC.")
-@click.option("--period", help="History length (1y, 5y, max...).  [default: 1y]")
-@click.option("--interval", help="Candle interval (1h, 1d...).  [default: 1d]")
-@click.option("--source", type=_TRAIN_SOURCES, help="Where candles come from.  [default: yahoo]")
+@data_options
 @click.option("--epochs", type=_POSITIVE, help="Maximum training epochs.  [default: 20]")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.  [default: 0]")
 @click.option(
@@ -352,11 +361,7 @@ class _FoldProgress:
 
 
 @cli.command()
-@config_option
-@click.option("--symbol", help="Ticker, e.g. AAPL or ^GSPC.")
-@click.option("--period", help="History length (1y, 5y, max...).  [default: 1y]")
-@click.option("--interval", help="Candle interval (1h, 1d...).  [default: 1d]")
-@click.option("--source", type=_TRAIN_SOURCES, help="Where candles come from.  [default: yahoo]")
+@data_options
 @click.option("--since", help="Drop the candles before this date (e.g. 1990-01-01).")
 @click.option("--folds", type=_POSITIVE, help="Out-of-sample blocks.  [default: 5]")
 @click.option("--retrain-every", type=_POSITIVE, help="Samples per block instead of --folds.")
