@@ -127,29 +127,38 @@ def _data_settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
 
 
 class _Progress:
-    """Epoch progress: a bar on a terminal, one line per epoch otherwise."""
+    """Progress on stderr: a bar on a terminal, one line per step otherwise."""
 
-    def __init__(self, epochs: int, quiet: bool) -> None:
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label = label
         self.quiet = quiet
         self.bar = None
-        if not quiet and sys.stderr.isatty():
-            self.bar = click.progressbar(length=epochs, label="training", file=sys.stderr)
-            self.bar.__enter__()
 
-    def __call__(self, epoch: int, epochs: int, record: dict[str, Any]) -> None:
-        text = (
-            f"epoch {epoch}/{epochs}  train_loss {record['train_loss']:.4f}  "
-            f"val_loss {record['val_loss']:.4f}  ({record.get('seconds', 0):.1f} s)"
-        )
-        if self.bar is not None:
-            self.bar.label = text
-            self.bar.update(1)
-        elif not self.quiet:
+    def show(self, step: int, total: int, text: str) -> None:
+        if self.quiet:
+            return
+        if not sys.stderr.isatty():
             _echo_err(text)
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.label = text if len(text) < 60 else f"{self.label} {step}/{total}"
+        self.bar.update(1)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+
+
+class _EpochProgress(_Progress):
+    def __call__(self, epoch: int, epochs: int, record: dict[str, Any]) -> None:
+        self.show(
+            epoch,
+            epochs,
+            f"epoch {epoch}/{epochs}  train_loss {record['train_loss']:.4f}  "
+            f"val_loss {record['val_loss']:.4f}  ({record.get('seconds', 0):.1f} s)",
+        )
 
 
 @cli.command()
@@ -186,7 +195,7 @@ def train(ctx: click.Context, **opts: Any) -> None:
             f"({candles.index[0].date()} .. {candles.index[-1].date()}), "
             f"up to {settings.training.epochs} epochs"
         )
-        progress = _Progress(settings.training.epochs, opts["quiet"])
+        progress = _EpochProgress("training", opts["quiet"])
         try:
             model = train_model(candles, settings, data.symbol, data.interval, progress=progress)
         finally:
@@ -330,34 +339,16 @@ def predict(**opts: Any) -> None:
     click.echo(summary.format())
 
 
-class _FoldProgress:
-    """Fold progress: a bar on a terminal, one line per fold otherwise."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.bar = None
-
+class _FoldProgress(_Progress):
     def __call__(self, fold: int, folds: int, info: dict[str, Any]) -> None:
-        text = (
+        self.show(
+            fold,
+            folds,
             f"fold {fold}/{folds}: test {info['test_start'][:10]} .. {info['test_end'][:10]} "
             f"({info['test_samples']} samples, trained on {info['train_samples']}, "
             f"{info['epochs_run']} epochs, {info['seconds']:.1f} s)  MAE {info['mae']:.5f} "
-            f"vs persistence {info['mae_persistence']:.5f}"
+            f"vs persistence {info['mae_persistence']:.5f}",
         )
-        if self.quiet:
-            return
-        if sys.stderr.isatty():
-            if self.bar is None:
-                self.bar = click.progressbar(length=folds, label="backtest", file=sys.stderr)
-                self.bar.__enter__()
-            self.bar.label = f"fold {fold}/{folds}"
-            self.bar.update(1)
-        else:
-            _echo_err(text)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
 
 
 @cli.command()
@@ -410,7 +401,7 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
             f"({candles.index[0].date()} .. {candles.index[-1].date()}), "
             f"up to {settings.training.epochs} epochs per fold"
         )
-        progress = _FoldProgress(opts["quiet"])
+        progress = _FoldProgress("backtest", opts["quiet"])
         try:
             report = run_backtest(
                 candles,
