@@ -3,8 +3,9 @@
 #   1. set up .venv (no-op when it is already installed),
 #   2. train an LSTM on the S&P 500 daily sample shipped with data-fetcher
 #      (held-out test part: the last 15 %), with a loss/prediction plot,
-#   3. replay that held-out part as a live feed for 300 ticks (no waiting) and print
-#      the live metrics (MAE vs persistence, direction hit rate, interval coverage).
+#   3. replay that held-out part as a live feed for 300 ticks (no waiting), rolling the
+#      interval calibration over the last 250 realized outcomes, and print the live
+#      metrics (MAE vs persistence, direction hit rate, interval coverage).
 # Outputs go to ./out/ (gitignored): model.pt, model.history.json, train.png,
 # predictions.jsonl. Usage: bash scripts/demo.sh   (EPOCHS=N to change the epochs)
 set -euo pipefail
@@ -17,8 +18,8 @@ echo "== train (stock-analyzer train --source sample --symbol ^GSPC --period max
 "$SA" train --source sample --symbol ^GSPC --period max --interval 1d \
     --epochs "${EPOCHS:-20}" --seed 0 --output out/model.pt --plot out/train.png
 echo
-echo "== live loop on the held-out part (stock-analyzer predict --source replay --max-ticks 300)"
-"$SA" predict --model out/model.pt --source replay --max-ticks 300 \
+echo "== live loop on the held-out part (stock-analyzer predict --source replay --max-ticks 300 --recalibrate 250)"
+"$SA" predict --model out/model.pt --source replay --max-ticks 300 --recalibrate 250 \
     --log out/predictions.jsonl --quiet
 echo
 echo "last prediction logged in out/predictions.jsonl:"

@@ -214,3 +214,50 @@ def test_new_candle_too_close_is_refused(FakeFeed, tiny_model, candles):
 def test_bad_arguments(FakeFeed, tiny_model, candles, kwargs, message):
     with pytest.raises(ValueError, match=message):
         Activator(FakeFeed(candles, []), System(tiny_model), **kwargs)
+
+
+def test_recalibration_rolls_the_interval_over_realized_outcomes(args, request, candles, tmp_path):
+    import copy
+
+    model = copy.deepcopy(request.getfixturevalue(args["model"]))
+    # intervals five times too wide: the calibration from training, inflated
+    model.calibration = type(model.calibration)(model.calibration.scores * 5.0)
+    window = args["window"]
+
+    def run(recalibrate):
+        m = copy.deepcopy(model)
+        fetcher = Fetcher.from_frame(candles, symbol="WALK", interval="1d", replay_start=100)
+        log = tmp_path / f"r{recalibrate}.jsonl"
+        act = Activator(fetcher, System(m), log=log, recalibrate=recalibrate)
+        return m, act.execute(), read_log(log)
+
+    static, static_summary, static_log = run(None)
+    assert static.calibration is not model.calibration  # a copy, untouched below
+    np.testing.assert_array_equal(static.calibration.scores, model.calibration.scores)
+    assert static_summary.recalibrated == 0
+
+    rolled, summary, log = run(window)
+    n_h = len(model.config.horizons)
+    complete = summary.outcomes // n_h  # predictions whose every horizon was realized
+    assert summary.recalibrated == complete > window
+    assert rolled.calibration.scores.shape == (window, n_h)
+    # the retained scores are the live ones: |realized - predicted| / sigma, all far
+    # below the inflated training scores
+    assert np.median(rolled.calibration.scores) < 0.5 * np.median(model.calibration.scores)
+    widths = [r["upper_return"] - r["lower_return"] for r in log if r["type"] == "prediction"]
+    static_widths = [
+        r["upper_return"] - r["lower_return"] for r in static_log if r["type"] == "prediction"
+    ]
+    half = len(widths) // 2
+    assert widths[:n_h] == static_widths[:n_h]  # before any outcome: the same interval
+    assert np.median(widths[half:]) < 0.5 * np.median(static_widths[half:])
+    covered = [r["covered"] for r in log if r["type"] == "outcome"]
+    static_covered = [r["covered"] for r in static_log if r["type"] == "outcome"]
+    assert np.mean(static_covered) > 0.99  # the inflated interval covers everything
+    assert np.mean(covered[len(covered) // 2 :]) < np.mean(static_covered)
+
+
+def test_recalibrate_must_be_positive(tiny_model, candles):
+    fetcher = Fetcher.from_frame(candles, symbol="WALK", interval="1d")
+    with pytest.raises(ValueError, match="recalibrate"):
+        Activator(fetcher, System(tiny_model), recalibrate=0)

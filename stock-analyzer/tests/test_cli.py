@@ -111,6 +111,11 @@ def test_predict_replay_prints_predictions_and_summary(trained, workdir):
     assert len(log.read_text().splitlines()) == 30 + 29
     quiet = run(["predict", "--model", trained, "--source", "replay", "--max-ticks", "5", "-q"])
     assert " h1 -> " not in quiet.stdout and "ticks 5" in quiet.stdout
+    assert "recalibrated" not in quiet.stdout
+    args = ["--source", "replay", "--max-ticks", "12", "-q", "--recalibrate", "50"]
+    rolled = run(["predict", "--model", trained, *args])
+    assert rolled.exit_code == 0, rolled.output
+    assert "interval recalibrated on 11 realized outcomes" in rolled.stdout
 
 
 def test_shipped_example_config_is_the_defaults():

@@ -71,6 +71,7 @@ class Summary:
         stopped: ``"max_ticks"``, ``"exhausted"`` (replay ended) or ``"signal"``.
         metrics: Live metrics per horizon (``"h1"`` → :class:`LiveMetrics`).
         log_path: The JSONL log, if any.
+        recalibrated: Outcomes added to the interval calibration (``recalibrate`` on).
     """
 
     ticks: int = 0
@@ -82,6 +83,7 @@ class Summary:
     stopped: str = ""
     metrics: dict[str, LiveMetrics] = field(default_factory=dict)
     log_path: str | None = None
+    recalibrated: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-able dict."""
@@ -104,6 +106,8 @@ class Summary:
                 f"direction hit rate {m.hit_rate:.1%} (always-up {m.up_rate:.1%}), "
                 f"interval coverage {m.coverage:.1%} over {m.count} outcomes"
             )
+        if self.recalibrated:
+            lines.append(f"interval recalibrated on {self.recalibrated} realized outcomes")
         if self.log_path:
             lines.append(f"log: {self.log_path}")
         return "\n".join(lines)
@@ -131,6 +135,12 @@ class Activator:
             loop after the current tick.
         num_threads: Torch threads during the loop (``None`` keeps the setting). One
             sequence is too small to share: 1 thread has the best tail latency.
+        recalibrate: Roll the interval calibration over the last ``recalibrate``
+            realized outcomes (rolling split conformal: each outcome's score
+            ``|realized - predicted| / sigma`` joins the model's calibration set once all
+            its horizons are realized, so later intervals track the recent error scale).
+            ``None`` (default) keeps the calibration from training, which is what batch
+            prediction uses. It changes ``system.model.calibration`` in place.
 
     Examples:
         >>> act = Activator(fetcher, System(model), max_ticks=300, log="p.jsonl")  # doctest: +SKIP
@@ -151,11 +161,16 @@ class Activator:
         max_retry_delay: float = 300.0,
         handle_signals: bool = True,
         num_threads: int | None = 1,
+        recalibrate: int | None = None,
     ) -> None:
         if poll_interval < 0:
             raise ValueError(f"poll_interval must be >= 0, got {poll_interval}")
         if max_ticks is not None and max_ticks < 1:
             raise ValueError(f"max_ticks must be >= 1, got {max_ticks}")
+        if recalibrate is not None and (isinstance(recalibrate, bool) or recalibrate < 1):
+            raise ValueError(
+                f"recalibrate must be a positive number of outcomes, got {recalibrate}"
+            )
         self.fetcher = fetcher
         self.system = system
         self.poll_interval = poll_interval
@@ -167,6 +182,8 @@ class Activator:
         self.max_retry_delay = max_retry_delay
         self.handle_signals = handle_signals
         self.num_threads = num_threads
+        self.recalibrate = recalibrate
+        self._scores: dict[int, np.ndarray] = {}  # made_at tick -> scores per horizon
         self.interval: str = system.interval or getattr(fetcher, "interval", "1d")
         self.symbol = getattr(fetcher, "symbol", None) or system.symbol
         self._stop = threading.Event()
@@ -257,6 +274,8 @@ class Activator:
                 m, lo, hi = float(pred.mean[k]), float(pred.lower[k]), float(pred.upper[k])
                 self.summary.metrics[f"h{h}"].update(m, realized, lo, hi)
                 self.summary.outcomes += 1
+                if self.recalibrate is not None and pred.sigma is not None:
+                    self._add_score(made_at, pred, k, abs(realized - m) / float(pred.sigma[k]))
                 self._write(
                     {
                         "type": "outcome",
@@ -272,6 +291,16 @@ class Activator:
                         "covered": lo <= realized <= hi,
                     }
                 )
+
+    def _add_score(self, made_at: int, pred: Prediction, k: int, score: float) -> None:
+        """Collect a prediction's scores; once its last horizon is in, recalibrate."""
+        row = self._scores.setdefault(made_at, np.empty(len(pred.horizons)))
+        row[k] = score
+        if k == len(pred.horizons) - 1:  # horizons increase: the last one comes last
+            del self._scores[made_at]
+            model = self.system.model
+            model.calibration = model.calibration.update(row[None, :], self.recalibrate)
+            self.summary.recalibrated += 1
 
     def _poll(self) -> Any:
         """Fetch the newest candle, retrying with back-off; ``None`` when stopped."""

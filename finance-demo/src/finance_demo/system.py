@@ -121,6 +121,7 @@ class Prediction:
         mean: Predicted log return per horizon.
         lower: Lower interval bound (log return) per horizon.
         upper: Upper interval bound (log return) per horizon.
+        sigma: The model's predicted scale per horizon (``None`` if not given).
     """
 
     tick: int
@@ -130,6 +131,7 @@ class Prediction:
     mean: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    sigma: np.ndarray | None = None
 
 
 class System(BaseSystem):
@@ -196,6 +198,7 @@ class System(BaseSystem):
             mean=forecast.mean,
             lower=forecast.lower,
             upper=forecast.upper,
+            sigma=forecast.sigma,
         )
 
     def warm_up(self, closes: Any) -> int:

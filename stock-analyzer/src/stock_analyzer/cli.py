@@ -300,6 +300,13 @@ def _print_record(record: dict[str, Any]) -> None:
 )
 @click.option("--max-ticks", type=_POSITIVE, help="Stop after this many new candles.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="JSONL prediction log.")
+@click.option(
+    "--recalibrate",
+    type=_POSITIVE,
+    metavar="N",
+    help="Roll the interval calibration over the last N realized outcomes (default: keep "
+    "the calibration from training).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 def predict(**opts: Any) -> None:
     """Run the live loop: poll candles, predict, log, and score realized outcomes."""
@@ -334,6 +341,7 @@ def predict(**opts: Any) -> None:
             log=opts["log_path"],
             echo=_echo_err,
             on_record=None if opts["quiet"] else _print_record,
+            recalibrate=opts["recalibrate"],
         )
         summary = activator.execute()
     click.echo(summary.format())
