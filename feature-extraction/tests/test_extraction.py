@@ -249,3 +249,22 @@ def test_execute_does_not_modify_its_input():
     fx.execute(window)
     fx.transform(window, 20)
     np.testing.assert_array_equal(window, SP500[:50])
+
+
+def test_threaded_chunks_give_the_same_bits(monkeypatch):
+    # 3 chunks of windows, computed on several threads or on one: identical, and equal
+    # to the live path bit for bit
+    from feature_extraction import extraction
+
+    series = make_series("walk", 2 * extraction._CHUNK + 500, 7)
+    fx = FeatureExtraction()
+    monkeypatch.setattr(extraction, "_THREADS", 3)
+    threaded = fx.transform(series, 50)
+    monkeypatch.setattr(extraction, "_THREADS", 1)
+    serial = fx.transform(series, 50)
+    np.testing.assert_array_equal(threaded, serial)
+    picks = [0, extraction._CHUNK - 1, extraction._CHUNK, len(threaded) - 1]
+    windows = windows_of(series, 50, 1)
+    np.testing.assert_array_equal(
+        threaded[picks], np.array([fx.execute(windows[i]) for i in picks])
+    )
