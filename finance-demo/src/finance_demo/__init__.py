@@ -6,7 +6,7 @@ Candles → ``Buffer`` windows → ``FeatureExtraction`` → sequences → ``Mod
 :func:`backtest` runs a walk-forward evaluation against baselines (:mod:`finance_demo.stats`).
 """
 
-from finance_demo.activator import Activator, Summary, check_spacing, interval_length
+from finance_demo.activator import Activator, Summary, check_spacing
 from finance_demo.backtest import backtest, fold_bounds
 from finance_demo.backtest_report import BacktestReport
 from finance_demo.batch import batch_predict
@@ -60,7 +60,6 @@ __all__ = [
     "closes_of",
     "evaluate",
     "fold_bounds",
-    "interval_length",
     "load_settings",
     "load_settings_file",
     "pipeline_of",

@@ -18,21 +18,9 @@ from finance_demo.errors import IntervalMismatchError
 from finance_demo.journal import PredictionLog
 from finance_demo.live_metrics import LiveMetrics
 from finance_demo.system import Prediction, System
+from finance_demo.training import torch_threads
 
-__all__ = ["Activator", "Summary", "check_spacing", "interval_length"]
-
-
-def interval_length(interval: str) -> Any:
-    """Return the nominal length of a yfinance interval string as a ``Timedelta``.
-
-    Raises:
-        IntervalMismatchError: An unknown interval string.
-    """
-    from data_fetcher.intervals import INTERVALS
-
-    if interval not in INTERVALS:
-        raise IntervalMismatchError(f"unknown interval {interval!r}")
-    return INTERVALS[interval]
+__all__ = ["Activator", "Summary", "check_spacing"]
 
 
 def check_spacing(index: Any, interval: str, what: str = "the candles") -> None:
@@ -45,10 +33,13 @@ def check_spacing(index: Any, interval: str, what: str = "the candles") -> None:
 
     Raises:
         IntervalMismatchError: The median gap is outside ``[0.5, 1.6] x interval``.
+        DataError: ``interval`` is not a yfinance interval.
     """
+    from data_fetcher.intervals import interval_timedelta
+
     if len(index) < 3:
         return
-    nominal = interval_length(interval)
+    nominal = interval_timedelta(interval)
     gap = index.to_series().diff().median()
     if not 0.5 * nominal <= gap <= 1.6 * nominal:
         raise IntervalMismatchError(
@@ -187,7 +178,9 @@ class Activator:
         self.interval: str = system.interval or getattr(fetcher, "interval", "1d")
         self.symbol = getattr(fetcher, "symbol", None) or system.symbol
         self._stop = threading.Event()
-        self._step = interval_length(self.interval)
+        from data_fetcher.intervals import interval_timedelta
+
+        self._step = interval_timedelta(self.interval)
         self._last_time: Any = None
         self._pending: deque[tuple[int, Prediction]] = deque()
         self._journal: PredictionLog | None = None
@@ -202,8 +195,10 @@ class Activator:
         self.stop()
 
     def _check_interval(self) -> None:
+        from data_fetcher.intervals import interval_timedelta
+
         fetched = getattr(self.fetcher, "interval", None)
-        if fetched and interval_length(fetched) != self._step:
+        if fetched and interval_timedelta(fetched) != self._step:
             raise IntervalMismatchError(
                 f"the fetcher gives {fetched} candles but the model was trained on "
                 f"{self.interval} candles; use --interval {self.interval}"
@@ -354,40 +349,37 @@ class Activator:
             log_path=str(self._journal.path) if self._journal.path else None,
         )
         live = bool(getattr(self.fetcher, "is_live", True))
-        threads = None
-        if self.num_threads is not None:
-            import torch
-
-            threads = torch.get_num_threads()
-            torch.set_num_threads(self.num_threads)
         try:
-            self.summary.warmup = self.warm_up()
-            while not self._stop.is_set():
-                if self.max_ticks is not None and self.summary.ticks >= self.max_ticks:
-                    self.summary.stopped = "max_ticks"
-                    break
-                candle = self._poll()
-                if candle is None or len(candle) == 0:
-                    if self._stop.is_set():
-                        break
-                    if getattr(self.fetcher, "exhausted", False):
-                        self.summary.stopped = "exhausted"
-                        break
-                    self._stop.wait(self.poll_interval if live else 0)
-                    continue
-                if self._last_time is not None and candle.index[-1] <= self._last_time:
-                    self.summary.skipped += 1
-                    self._stop.wait(self.poll_interval if live else 0)
-                    continue
-                self._process(candle)
-                if live and not self._stop.is_set():
-                    self._stop.wait(self.poll_interval)
-            if self._stop.is_set() and not self.summary.stopped:
-                self.summary.stopped = "signal"
+            with torch_threads(self.num_threads):
+                self.summary.warmup = self.warm_up()
+                self._loop(live)
         finally:
-            if threads is not None:
-                torch.set_num_threads(threads)
             self._journal.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self.summary
+
+    def _loop(self, live: bool) -> None:
+        """Poll, skip seen candles, process new ones, until a stop condition."""
+        while not self._stop.is_set():
+            if self.max_ticks is not None and self.summary.ticks >= self.max_ticks:
+                self.summary.stopped = "max_ticks"
+                break
+            candle = self._poll()
+            if candle is None or len(candle) == 0:
+                if self._stop.is_set():
+                    break
+                if getattr(self.fetcher, "exhausted", False):
+                    self.summary.stopped = "exhausted"
+                    break
+                self._stop.wait(self.poll_interval if live else 0)
+                continue
+            if self._last_time is not None and candle.index[-1] <= self._last_time:
+                self.summary.skipped += 1
+                self._stop.wait(self.poll_interval if live else 0)
+                continue
+            self._process(candle)
+            if live and not self._stop.is_set():
+                self._stop.wait(self.poll_interval)
+        if self._stop.is_set() and not self.summary.stopped:
+            self.summary.stopped = "signal"

@@ -30,7 +30,7 @@ from finance_demo.config import Settings
 from finance_demo.dataset import build_dataset, split_dataset
 from finance_demo.errors import InsufficientDataError, SettingsError
 from finance_demo.stats import conformal_quantile, ewma_sigma, ridge_fit_predict
-from finance_demo.training import train_model
+from finance_demo.training import torch_threads, train_model
 
 __all__ = ["backtest", "fold_bounds"]
 
@@ -143,7 +143,6 @@ def backtest(
         SettingsError: Bad ``folds`` / ``retrain_every`` / ``start`` / ``level``.
         PipelineError: Bad closes.
     """
-    import torch
     from feature_extraction import FeatureExtraction
 
     settings = settings or Settings()
@@ -172,11 +171,8 @@ def backtest(
 
     cols: dict[str, list[np.ndarray]] = {}
     fold_info: list[dict[str, Any]] = []
-    threads = torch.get_num_threads()
     t0 = time.perf_counter()
-    try:
-        if t.num_threads is not None:
-            torch.set_num_threads(t.num_threads)
+    with torch_threads(t.num_threads):
         for k, (a, b) in enumerate(bounds):
             tf = time.perf_counter()
             cut = int(data.ticks[a])
@@ -236,8 +232,6 @@ def backtest(
             fold_info.append(info)
             if progress is not None:
                 progress(k + 1, len(bounds), info)
-    finally:
-        torch.set_num_threads(threads)
     arrays = {name: np.concatenate(parts) for name, parts in cols.items()}
     arrays["time"] = candles.index[arrays["tick"]]
     return BacktestReport(

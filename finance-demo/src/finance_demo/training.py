@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,27 @@ import numpy as np
 from finance_demo.config import Settings
 from finance_demo.dataset import Dataset, build_dataset, split_dataset
 
-__all__ = ["evaluate", "train_model"]
+__all__ = ["evaluate", "torch_threads", "train_model"]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` torch threads, then restore the caller's count.
+
+    Args:
+        n: Threads for the block (``None``: leave the setting alone, import nothing).
+    """
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _iso(stamp: Any) -> str:
@@ -85,16 +106,9 @@ def train_model(
         InsufficientDataError: Too few candles for the window sizes and the split.
         PipelineError: Bad closes.
     """
-    import torch
-
     settings = settings or Settings()
-    threads = torch.get_num_threads()
-    if settings.training.num_threads is not None:
-        torch.set_num_threads(settings.training.num_threads)
-    try:
+    with torch_threads(settings.training.num_threads):
         return _train(candles, settings, symbol, interval, progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(
