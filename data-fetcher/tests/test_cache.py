@@ -109,3 +109,9 @@ def test_env_var_and_argument_choose_the_directory(tmp_path, monkeypatch):
 def test_negative_ttl_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="ttl"):
         CandleCache(tmp_path, ttl=-1)
+
+
+def test_default_ttl_follows_the_interval_length(args, expected):
+    from data_fetcher.cache import default_ttl
+
+    assert default_ttl(args["interval"]) == expected

@@ -80,3 +80,22 @@ def test_from_frame_keeps_its_own_copy():
     fetcher = Fetcher.from_frame(data, symbol="X", replay_start=19)
     data.iloc[-1, 3] = -5.0
     assert fetcher.fetch_latest()["Close"].item() == 20.0
+
+
+def test_a_replay_source_object_sets_the_fetcher_interval():
+    # the candles are daily; the Fetcher's default interval argument ("1h") must not win
+    from data_fetcher import ReplaySource
+
+    fetcher = Fetcher("IBM", source=ReplaySource(load_sample("IBM"), symbol="IBM"))
+    assert fetcher.interval == "1d"
+    assert Fetcher.from_frame(frame(21), symbol="X", interval="1wk").interval == "1wk"
+    assert Fetcher.from_frame(frame(), symbol="X").interval == "1d"
+
+
+def test_from_frame_with_irregular_stamps_keeps_them_and_warns(caplog):
+    irregular = frame(4).iloc[[0, 1, 3]]
+    irregular.index = pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-09"], tz="UTC")
+    with caplog.at_level("WARNING", logger="data_fetcher"):
+        fetcher = Fetcher.from_frame(irregular, symbol="X", interval="1wk", replay_start=0)
+    assert fetcher.source.remaining == 3
+    assert "cannot tell the interval" in caplog.text

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .intervals import interval_timedelta
 from .validate import validate_candles
 
 __all__ = ["CACHE_ENV", "CandleCache", "default_cache_dir", "default_ttl"]
@@ -37,10 +38,11 @@ def default_cache_dir() -> Path:
 
 
 def default_ttl(interval: str) -> float:
-    """Seconds a cached result stays fresh: 1 min below 1h, 5 min at 1h, 1 h for daily+."""
-    if interval.endswith("m") and not interval.endswith("mo"):
+    """Seconds a cached result stays fresh: 1 min below 1h, 5 min below 1d, 1 h for daily+."""
+    step = interval_timedelta(interval)
+    if step < pd.Timedelta(hours=1):
         return 60.0
-    if interval in ("1h", "60m", "90m"):
+    if step < pd.Timedelta(days=1):
         return 300.0
     return 3600.0
 

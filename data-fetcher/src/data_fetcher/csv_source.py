@@ -12,12 +12,10 @@ import pandas as pd
 from .base import CandleSource
 from .errors import DataError, FetchError
 from .intervals import (
-    check_coarser,
     check_interval,
     check_period,
-    infer_interval,
-    resample_candles,
     slice_period,
+    to_interval,
 )
 from .validate import COLUMNS, validate_candles
 
@@ -180,13 +178,5 @@ class CsvSource(CandleSource):
     def fetch_historical(self) -> pd.DataFrame:
         """Read, validate, resample and cut the file's candles."""
         candles = read_candles_csv(self.path, symbol=self.symbol, tz=self.tz)
-        native = infer_interval(candles.index)
-        if self.interval is not None and native is not None:
-            check_coarser(native, self.interval, symbol=self.symbol)
-            candles = resample_candles(candles, native, self.interval, symbol=self.symbol)
-        elif self.interval is not None:
-            logger.warning(
-                "%s: cannot tell the interval of the file; candles kept as they are",
-                self.symbol,
-            )
+        candles = to_interval(candles, self.interval, self.symbol)
         return slice_period(candles, self.period)

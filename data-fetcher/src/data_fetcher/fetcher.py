@@ -10,11 +10,9 @@ import pandas as pd
 from .base import CandleSource, get_factory, register_source
 from .csv_source import CsvSource
 from .intervals import (
-    check_coarser,
     check_interval,
     check_period,
-    infer_interval,
-    resample_candles,
+    to_interval,
 )
 from .replay import ReplaySource
 from .sample import SampleSource
@@ -80,13 +78,14 @@ class Fetcher:
         self.period = check_period(period)
         self.interval = None if interval is None else check_interval(interval)
         if isinstance(source, CandleSource):
-            self.source_name, self.source = source.name, source
+            # a source that knows its candles' interval (a replay) says what it is
+            self.interval = getattr(source, "interval", None) or self.interval
+            self.source = source
             return
         if not isinstance(source, str):
             raise ValueError(f"source must be a string or a CandleSource, got {source!r}")
         name, sep, argument = source.partition(":")
         factory = get_factory(name)
-        self.source_name = source
         self.source: CandleSource = factory(
             symbol,
             self.period,
@@ -121,16 +120,11 @@ class Fetcher:
         """
         from .validate import validate_candles
 
-        frame = validate_candles(candles, symbol, tz="UTC")
-        native = infer_interval(frame.index)
-        if interval is not None:
-            check_interval(interval)
-            if native is not None:
-                check_coarser(native, interval, symbol=symbol)
-                frame = resample_candles(frame, native, interval, symbol=symbol)
-        source = ReplaySource(frame, symbol=symbol, replay_start=replay_start, label="frame")
-        fetcher = cls(symbol, period="max", interval=interval or native, source=source)
-        return fetcher
+        frame = to_interval(validate_candles(candles, symbol, tz="UTC"), interval, symbol)
+        source = ReplaySource(
+            frame, symbol=symbol, replay_start=replay_start, label="frame", interval=interval
+        )
+        return cls(symbol, period="max", source=source)
 
     def fetch_historical(self) -> pd.DataFrame:
         """Return the candles (for a replay: those before the replay point).
@@ -161,7 +155,7 @@ class Fetcher:
     def __repr__(self) -> str:
         return (
             f"Fetcher({self.symbol!r}, period={self.period!r}, interval={self.interval!r}, "
-            f"source={self.source_name!r})"
+            f"source={self.source.name!r})"
         )
 
 
@@ -196,7 +190,9 @@ def _replay(symbol, period, interval, argument, *, replay_start=None, tz="UTC", 
     else:
         series = SampleSource(symbol, period, interval).fetch_historical()
         label = "replay"
-    return ReplaySource(series, symbol=symbol, replay_start=replay_start, label=label)
+    return ReplaySource(
+        series, symbol=symbol, replay_start=replay_start, label=label, interval=interval
+    )
 
 
 register_source("yahoo", _yahoo)

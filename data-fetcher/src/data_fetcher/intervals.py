@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from .errors import DataError
+
+logger = logging.getLogger("data_fetcher")
 
 __all__ = [
     "INTERVALS",
@@ -16,6 +20,7 @@ __all__ = [
     "interval_timedelta",
     "resample_candles",
     "slice_period",
+    "to_interval",
 ]
 
 # Nominal length of each interval, in ascending order (months and weeks are nominal).
@@ -212,3 +217,28 @@ def resample_candles(
     out = out[counts > 0]
     out.index.name = candles.index.name
     return out
+
+
+def to_interval(candles: pd.DataFrame, interval: str | None, symbol: str = "?") -> pd.DataFrame:
+    """Resample candles from their native (inferred) interval to ``interval``.
+
+    Args:
+        candles: Validated candles.
+        interval: The wanted interval (``None``: keep the candles as they are).
+        symbol: Named in messages.
+
+    Returns:
+        The candles at ``interval``; unchanged, with a logged warning, when their own
+        interval cannot be inferred from the stamps.
+
+    Raises:
+        DataError: ``interval`` is unknown or finer than the candles' interval.
+    """
+    if interval is None:
+        return candles
+    native = infer_interval(candles.index)
+    if native is None:
+        check_interval(interval)
+        logger.warning("%s: cannot tell the interval of the candles; kept as they are", symbol)
+        return candles
+    return resample_candles(candles, native, interval, symbol=symbol)

@@ -8,6 +8,7 @@ import numbers
 import pandas as pd
 
 from .base import CandleSource
+from .intervals import infer_interval
 from .validate import validate_candles
 
 __all__ = ["HOLDOUT_FRACTION", "ReplaySource", "replay_position"]
@@ -82,9 +83,13 @@ class ReplaySource(CandleSource):
         symbol: str = "?",
         replay_start: int | str | pd.Timestamp | None = None,
         label: str = "replay",
+        interval: str | None = None,
     ) -> None:
         self.symbol = symbol
         self.candles = validate_candles(candles, symbol)
+        #: The candles' interval: as given, else inferred from the stamps (``None`` if
+        #: irregular).
+        self.interval = interval or infer_interval(self.candles.index)
         self.start = replay_position(self.candles.index, replay_start)
         self.cursor = self.start
         self._label = label

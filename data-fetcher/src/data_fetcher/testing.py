@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import requests
 
-from .intervals import INTERVALS, infer_interval, resample_candles, slice_period
+from .intervals import INTERVALS, PERIODS, infer_interval, resample_candles, slice_period
 from .sample import SAMPLE_SYMBOLS, load_sample
 
 __all__ = ["YahooChartSession", "chart_json", "isolated_yfinance"]
@@ -206,7 +206,7 @@ class YahooChartSession(requests.Session):
             start = pd.Timestamp(int(params.get("period1") or 0), unit="s", tz="UTC")
             end = pd.Timestamp(int(params.get("period2") or 2**33), unit="s", tz="UTC")
             series = series[(series.index >= start) & (series.index < end)]
-        elif len(series) and params.get("range", "1mo") in [*_VALID_RANGES, "7d"]:
+        elif len(series) and params.get("range", "1mo") in PERIODS:
             series = slice_period(series, params.get("range", "1mo"))
         tz, kind, currency, exchange = _META.get(
             symbol, ("America/New_York", "EQUITY", "USD", "NMS")

@@ -9,18 +9,12 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["COLUMNS", "empty_candles", "validate_candles"]
+__all__ = ["COLUMNS", "validate_candles"]
 
 COLUMNS: tuple[str, ...] = ("Open", "High", "Low", "Close", "Volume")
 _PRICES = ["Open", "High", "Low", "Close"]
 
 logger = logging.getLogger("data_fetcher")
-
-
-def empty_candles(tz: str = "UTC") -> pd.DataFrame:
-    """An empty candles frame with the contract's columns and a tz-aware index."""
-    index = pd.DatetimeIndex([], tz=tz, name="Date")
-    return pd.DataFrame({c: pd.Series([], dtype="float64") for c in COLUMNS}, index=index)
 
 
 def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = None) -> pd.DataFrame:

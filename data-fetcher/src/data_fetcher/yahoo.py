@@ -259,8 +259,6 @@ class YahooSource(CandleSource):
                 rng=self.rng,
                 what=f"Yahoo request for {self.symbol}",
             )
-        except FetcherError:
-            raise
         except Exception as exc:
             self.attempts = getattr(exc, "attempts", 1)
             raise self._fetch_error(exc, period) from None
