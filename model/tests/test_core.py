@@ -159,10 +159,12 @@ def test_intervals_widen_with_level_and_follow_calibration(trained, data):
 
 
 def test_untrained_model_gives_gaussian_intervals(data):
-    X, _ = data
+    X, y = data
     m = Model(hidden_dim=4)
     f = m.forecast(X[:3], 0.9)
     np.testing.assert_allclose((f.upper - f.mean) / f.sigma, 1.6448536, rtol=1e-6)
+    assert not m.is_trained
+    m.calibrate(X[:50], y[:50])  # calibrated, still not trained
     assert not m.is_trained
 
 

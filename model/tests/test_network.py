@@ -64,3 +64,25 @@ def test_inference_lstm_path_equals_the_module(args):
         reference = net.lstm(x)[0]
     with torch.inference_mode():
         assert torch.equal(reference, net._run_lstm(x))
+
+
+def test_bidirectional_summary_has_read_the_whole_sequence():
+    # changing the first step must change the output through both directions; the
+    # backward half of the summary is the reverse LSTM's state after reading x[0]
+    torch.manual_seed(0)
+    net = LSTMNetwork(ModelConfig(bidirectional=True, hidden_dim=8, num_layers=1)).eval()
+    x = torch.randn(2, 10, 6)
+    y = x.clone()
+    y[:, 0] += 1.0
+    with torch.no_grad():
+        out = net.lstm(x)[0]
+        backward_first = out[:, 0, 8:]
+        reverse_only_last = net.lstm(x[:, -1:])[0][:, 0, 8:]
+        assert not torch.allclose(backward_first, reverse_only_last)
+        assert not torch.allclose(net(x)[0], net(y)[0])
+        # the head reads the backward state at step 0, not at the last step
+        net.head.weight.zero_()
+        net.head.weight[:, 8:] = 1.0
+        net.head.bias.zero_()
+        expected = backward_first.sum(dim=1, keepdim=True)
+        assert torch.allclose(net(x)[0], expected)

@@ -133,7 +133,7 @@ class Model:
     @property
     def is_trained(self) -> bool:
         """Whether ``train`` ran (or a trained model was loaded)."""
-        return bool(self.training_summary)
+        return bool(self.history)
 
     def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
         X = np.asarray(X)
@@ -266,6 +266,7 @@ class Model:
             "best_val_loss": history[best_epoch - 1]["val_loss"] if best_epoch else None,
             "seconds": sum(r["seconds"] for r in history),
             "settings": dataclasses.asdict(settings),
+            "n_calibration": int(X_val.shape[0]),
         }
         self.calibrate(X_val, y_val)
         return history
@@ -284,7 +285,6 @@ class Model:
         y = self._check_y(y, X.shape[0])
         mean, sigma = self._mean_sigma(X)
         self.calibration = ConformalCalibration.from_residuals(y, mean, sigma)
-        self.training_summary["n_calibration"] = int(X.shape[0])
 
     def update_calibration(self, X: Any, y: Any, window: int | None = 250) -> None:
         """Add newly observed outcomes to the calibration, keeping the latest ``window``.
@@ -304,7 +304,6 @@ class Model:
         y = self._check_y(y, X.shape[0])
         mean, sigma = self._mean_sigma(X)
         self.calibration = self.calibration.update(np.abs(y - mean) / sigma, window)
-        self.training_summary["n_calibration"] = self.calibration.size
 
     # -- inference ----------------------------------------------------------------------
 
@@ -315,9 +314,18 @@ class Model:
                 mean, logvar = self.network(self._scaled_tensor(X[i : i + _CHUNK]))
                 means.append(mean.numpy())
                 logvars.append(logvar.numpy())
-        mean = np.concatenate(means).astype(np.float64) * self.y_scaler.std + self.y_scaler.mean
-        sigma = np.exp(0.5 * np.concatenate(logvars).astype(np.float64)) * self.y_scaler.std
-        return mean, sigma
+        return self._unscale(np.concatenate(means), np.concatenate(logvars))
+
+    def _unscale(self, mean: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network outputs (scaled units) → mean log return and sigma, float64."""
+        mu = self.y_scaler.inverse(mean.astype(np.float64))
+        sigma = np.exp(0.5 * logvar.astype(np.float64)) * self.y_scaler.std
+        return mu, sigma
+
+    def _with_interval(self, mu: np.ndarray, sigma: np.ndarray, level: float) -> Forecast:
+        """The calibrated interval ``mu ± q·sigma`` around a forecast."""
+        q = self.calibration.quantile(level, self.config.n_outputs)
+        return Forecast(mu, sigma, mu - q * sigma, mu + q * sigma)
 
     def _forward_one(self, seq: Any) -> tuple[torch.Tensor, torch.Tensor]:
         seq = np.asarray(seq)
@@ -349,7 +357,7 @@ class Model:
             ValueError: Bad shape or non-finite values.
         """
         mean, _ = self._forward_one(seq)
-        return mean.numpy()[0] * self.y_scaler.std + self.y_scaler.mean
+        return self.y_scaler.inverse(mean.numpy()[0].astype(np.float64))
 
     def forecast_one(self, seq: Any, level: float = 0.9) -> Forecast:
         """Mean, sigma and interval of one sequence in one forward pass (the live path).
@@ -361,11 +369,8 @@ class Model:
         Returns:
             A ``Forecast`` of ``(H,)`` arrays.
         """
-        q = self.calibration.quantile(level, self.config.n_outputs)
         mean, logvar = self._forward_one(seq)
-        mu = mean.numpy()[0] * self.y_scaler.std + self.y_scaler.mean
-        sigma = np.exp(0.5 * logvar.numpy()[0].astype(np.float64)) * self.y_scaler.std
-        return Forecast(mu, sigma, mu - q * sigma, mu + q * sigma)
+        return self._with_interval(*self._unscale(mean.numpy()[0], logvar.numpy()[0]), level)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict the mean log returns of a batch.
@@ -388,9 +393,7 @@ class Model:
         Returns:
             A ``Forecast`` of ``(N, H)`` arrays; the interval is ``mean ± q·sigma``.
         """
-        q = self.calibration.quantile(level, self.config.n_outputs)
-        mean, sigma = self._mean_sigma(self._check_X(X))
-        return Forecast(mean, sigma, mean - q * sigma, mean + q * sigma)
+        return self._with_interval(*self._mean_sigma(self._check_X(X)), level)
 
     def predict_interval(self, X: Any, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated interval bounds of a batch.

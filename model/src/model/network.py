@@ -112,6 +112,10 @@ class LSTMNetwork(nn.Module):
         """
         out = self._run_lstm(x)
         last = out[:, -1, :]
+        if self.config.bidirectional:
+            # the backward direction has read the whole sequence at the FIRST step
+            h = self.config.hidden_dim
+            last = torch.cat((out[:, -1, :h], out[:, 0, h:]), dim=1)
         weights = None
         if self.attention is not None:
             context, weights = self.attention(
