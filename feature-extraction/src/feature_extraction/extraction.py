@@ -130,6 +130,8 @@ class FeatureExtraction:
                 (``normalize="last"``) its last price is zero or negative.
         """
         x = np.asarray(data, dtype=np.float64)
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]  # one channel (what a Buffer of closes gives): the 1-D path
         if x.ndim not in (1, 2):
             raise ValueError(f"a window must have shape (B,) or (B, k), got {x.shape}")
         self._check_length(x.shape[0], "window")
