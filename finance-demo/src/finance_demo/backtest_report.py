@@ -14,6 +14,7 @@ from finance_demo.stats import (
     pesaran_timmermann,
     wilson_interval,
 )
+from finance_demo.text import grid, num, pct
 
 __all__ = ["INTERVAL_MODELS", "POINT_MODELS", "BacktestReport", "score"]
 
@@ -37,13 +38,13 @@ def _clean(x: Any) -> Any:
 
 
 def _point_scores(y: np.ndarray, pred: np.ndarray, dm_lag: int) -> dict[str, Any]:
+    from model import metrics
+
     err = y - pred
-    mae = float(np.mean(np.abs(err)))
-    ref = float(np.mean(np.abs(y)))
     out: dict[str, Any] = {
-        "mae": mae,
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "skill": 1.0 - mae / ref if ref > 0 else math.nan,
+        "mae": metrics.mae(y, pred),
+        "rmse": metrics.rmse(y, pred),
+        "skill": metrics.skill(y, pred),
     }
     if np.all(pred == 0):  # persistence: no direction call, the DM reference itself
         return out
@@ -61,11 +62,11 @@ def _point_scores(y: np.ndarray, pred: np.ndarray, dm_lag: int) -> dict[str, Any
 
 
 def _interval_scores(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float):
-    alpha = 1.0 - level
-    miss = np.maximum(lower - y, 0.0) + np.maximum(y - upper, 0.0)
+    from model import metrics
+
     return {
-        "coverage": float(np.mean((lower <= y) & (y <= upper))),
-        "winkler": float(np.mean(upper - lower + (2.0 / alpha) * miss)),
+        "coverage": metrics.coverage(y, lower, upper),
+        "winkler": metrics.winkler_score(y, lower, upper, level),
         "mean_width": float(np.mean(upper - lower)),
     }
 
@@ -105,21 +106,6 @@ def score(
             },
         }
     return out
-
-
-def _pct(x: Any) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.1%}"
-
-
-def _num(x: Any, fmt: str) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
-
-
-def _grid(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
 
 
 @dataclass
@@ -244,19 +230,19 @@ class BacktestReport:
                 rows.append(
                     (
                         model,
-                        _num(s["mae"], ".6f"),
-                        _num(s["rmse"], ".6f"),
-                        _pct(s["skill"]),
-                        _pct(s.get("direction_accuracy")) if ci else "-",
-                        f"{_pct(ci[0])}-{_pct(ci[1])}" if ci else "-",
-                        _num((s.get("binomial_vs_always_up") or {}).get("pvalue"), ".3f")
+                        num(s["mae"], ".6f"),
+                        num(s["rmse"], ".6f"),
+                        pct(s["skill"]),
+                        pct(s.get("direction_accuracy")) if ci else "-",
+                        f"{pct(ci[0])}-{pct(ci[1])}" if ci else "-",
+                        num((s.get("binomial_vs_always_up") or {}).get("pvalue"), ".3f")
                         if ci
                         else "-",
-                        _num((s.get("pesaran_timmermann") or {}).get("pvalue"), ".3f")
+                        num((s.get("pesaran_timmermann") or {}).get("pvalue"), ".3f")
                         if ci
                         else "-",
-                        _num(dm.get("statistic"), "+.2f") if ci else "-",
-                        _num(dm.get("pvalue"), ".3f") if ci else "-",
+                        num(dm.get("statistic"), "+.2f") if ci else "-",
+                        num(dm.get("pvalue"), ".3f") if ci else "-",
                     )
                 )
             au = m["always_up"]
@@ -267,8 +253,8 @@ class BacktestReport:
                     "-",
                     "-",
                     "-",
-                    _pct(au["direction_accuracy"]),
-                    f"{_pct(ci[0])}-{_pct(ci[1])}",
+                    pct(au["direction_accuracy"]),
+                    f"{pct(ci[0])}-{pct(ci[1])}",
                     "-",
                     "-",
                     "-",
@@ -280,12 +266,12 @@ class BacktestReport:
                 irows.append(
                     (
                         model,
-                        _pct(s["coverage"]),
-                        _num(s["winkler"], ".5f"),
-                        _num(s["mean_width"], ".5f"),
+                        pct(s["coverage"]),
+                        num(s["winkler"], ".5f"),
+                        num(s["mean_width"], ".5f"),
                     )
                 )
-            blocks.append("\n".join([head, *_grid(rows), "", *_grid(irows)]))
+            blocks.append("\n".join([head, *grid(rows), "", *grid(irows)]))
         return "\n\n".join(blocks)
 
     def plot(self, path: Any, last: int = 250) -> None:

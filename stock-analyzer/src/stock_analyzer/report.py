@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from finance_demo.text import grid, num, pct
+
 __all__ = ["evaluation_table", "format_info", "plot_training"]
-
-
-def _pct(x: Any) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
-
-
-def _num(x: Any, fmt: str = ".5f") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
 def evaluation_table(evaluation: dict[str, dict[str, Any]]) -> str:
@@ -31,29 +24,26 @@ def evaluation_table(evaluation: dict[str, dict[str, Any]]) -> str:
         rows += [
             (
                 "MAE (log return)",
-                _num(ev.get("mae")),
-                _num(ev.get("mae_persistence")) + " persist.",
+                num(ev.get("mae"), ".5f"),
+                num(ev.get("mae_persistence"), ".5f") + " persist.",
             ),
             (
                 "MAE (price)",
-                _num(ev.get("price_mae"), ".4f"),
-                _num(ev.get("price_mae_persistence"), ".4f") + " persist.",
+                num(ev.get("price_mae"), ".4f"),
+                num(ev.get("price_mae_persistence"), ".4f") + " persist.",
             ),
             (
                 "direction accuracy",
-                _pct(ev.get("direction_accuracy")),
-                _pct(ev.get("always_up")) + " always-up",
+                pct(ev.get("direction_accuracy")),
+                pct(ev.get("always_up")) + " always-up",
             ),
             (
                 "interval coverage",
-                _pct(ev.get("coverage")),
-                _pct(ev.get("level")) + " nominal",
+                pct(ev.get("coverage")),
+                pct(ev.get("level")) + " nominal",
             ),
         ]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(grid(rows))
 
 
 def format_info(path: str, metadata: dict[str, Any], extra: dict[str, Any]) -> str:
@@ -81,8 +71,8 @@ def format_info(path: str, metadata: dict[str, Any], extra: dict[str, Any]) -> s
     if history:
         last = history[-1]
         lines.append(
-            f"history: {len(history)} epochs, last train_loss {_num(last.get('train_loss'), '.4f')}"
-            f", val_loss {_num(last.get('val_loss'), '.4f')}"
+            f"history: {len(history)} epochs, last train_loss {num(last.get('train_loss'), '.4f')}"
+            f", val_loss {num(last.get('val_loss'), '.4f')}"
         )
     evaluation = metadata.get("evaluation")
     if evaluation:
