@@ -132,7 +132,7 @@ def main() -> None:
                 times["recompute"].append(s1 - s0)
                 times["reuse"].append(s2 - s1)
             worst = max(worst, float(np.max(np.abs(a.mean - b.mean))))
-            seq = live.ring.sequence()
+            seq = live.ring.get_window(copy=False)
             s0 = time.perf_counter()
             model.forecast_one(seq, level=0.9)
             times["model"].append(time.perf_counter() - s0)

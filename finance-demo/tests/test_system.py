@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from finance_demo import FeatureRing, System, batch_predict, pipeline_of
+from finance_demo import System, batch_predict, pipeline_of
+from signal_processing import Buffer
 
 
 def stream(system, candles, start=0):
@@ -12,24 +13,29 @@ def stream(system, candles, start=0):
     return out
 
 
-def test_ring_keeps_last_vectors_in_order():
-    ring = FeatureRing(3, 2)
+# The System keeps its last seq_len feature vectors in a Buffer of vectors (its "ring").
+
+
+def test_ring_keeps_last_vectors_in_order(tiny_model):
+    ring = System(tiny_model).ring
+    assert isinstance(ring, Buffer) and ring.buffer_size == pipeline_of(tiny_model).seq_len
+    ring = Buffer(3, channel_shape=(2,))
     for i in range(5):
-        ring.append([i, -i])
-    assert ring.full and ring.count == 5
-    np.testing.assert_array_equal(ring.sequence()[:, 0], [2, 3, 4])
+        ring.push([i, -i])
+    assert ring.full and ring.ticks == 5
+    np.testing.assert_array_equal(ring.get_window(copy=False)[:, 0], [2, 3, 4])
     ring.extend(np.arange(20.0).reshape(10, 2))
-    np.testing.assert_array_equal(ring.sequence()[:, 0], [14, 16, 18])
-    assert ring.count == 15
-    ring.clear()
+    np.testing.assert_array_equal(ring.get_window(copy=False)[:, 0], [14, 16, 18])
+    assert ring.ticks == 15
+    ring.reset()
     assert not ring.full
 
 
 def test_ring_sequence_is_a_view():
-    ring = FeatureRing(4, 6)
+    ring = Buffer(4, channel_shape=(6,))
     for i in range(9):
-        ring.append(np.full(6, i))
-    seq = ring.sequence()
+        ring.push(np.full(6, i))
+    seq = ring.get_window(copy=False)
     assert seq.base is not None and seq.flags["C_CONTIGUOUS"]
 
 

@@ -28,7 +28,7 @@ from finance_demo.errors import (
 )
 from finance_demo.journal import PredictionLog
 from finance_demo.live_metrics import LiveMetrics
-from finance_demo.system import FeatureRing, Prediction, Predictor, System, pipeline_of
+from finance_demo.system import Prediction, Predictor, System, pipeline_of
 from finance_demo.training import evaluate, train_model
 
 __version__ = "1.0.0"
@@ -37,7 +37,6 @@ __all__ = [
     "BacktestReport",
     "DataConfig",
     "Dataset",
-    "FeatureRing",
     "InsufficientDataError",
     "IntervalMismatchError",
     "LiveMetrics",

@@ -1,9 +1,8 @@
 """The live ``System``: buffer window → features → last ``seq_len`` vectors → predictor.
 
 Per emitting tick it computes the features of the ONE new window and writes them into a
-preallocated ring of feature vectors; the model input is a zero-copy view of that ring
-(every vector is stored twice, at ``i`` and ``i + seq_len``, so the last ``seq_len``
-vectors are always contiguous). A tick that emits no window only pushes the close.
+``signal_processing.Buffer`` of feature vectors; the model input is a zero-copy view of
+that buffer's window. A tick that emits no window only pushes the close.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from signal_processing import System as BaseSystem
 
 from finance_demo.config import PipelineConfig
 
-__all__ = ["FeatureRing", "Prediction", "Predictor", "System", "pipeline_of"]
+__all__ = ["Prediction", "Predictor", "System", "pipeline_of"]
 
 
 def pipeline_of(model: Any) -> PipelineConfig:
@@ -38,56 +37,6 @@ def pipeline_of(model: Any) -> PipelineConfig:
     if not isinstance(raw, dict):
         raise ValueError("the model file has no pipeline settings (not trained by stock-analyzer)")
     return PipelineConfig(**raw)
-
-
-class FeatureRing:
-    """The last ``seq_len`` feature vectors, oldest first, as a zero-copy view.
-
-    Args:
-        seq_len: Vectors kept.
-        n_features: Length of one vector.
-
-    Examples:
-        >>> ring = FeatureRing(2, 1)
-        >>> for v in ([1.0], [2.0], [3.0]):
-        ...     ring.append(v)
-        >>> ring.full, ring.sequence().ravel().tolist()
-        (True, [2.0, 3.0])
-    """
-
-    def __init__(self, seq_len: int, n_features: int) -> None:
-        self.seq_len = seq_len
-        self._data = np.zeros((2 * seq_len, n_features), dtype=np.float64)
-        self._next = 0  # slot of the next vector, in [0, seq_len)
-        self.count = 0
-
-    @property
-    def full(self) -> bool:
-        """Whether ``seq_len`` vectors have been appended."""
-        return self.count >= self.seq_len
-
-    def append(self, vector: Any) -> None:
-        """Add the newest vector (O(n_features), no allocation)."""
-        i = self._next
-        self._data[i] = vector
-        self._data[i + self.seq_len] = vector
-        self._next = (i + 1) % self.seq_len
-        self.count += 1
-
-    def extend(self, vectors: np.ndarray) -> None:
-        """Add several vectors, oldest first (only the last ``seq_len`` are kept)."""
-        for vector in np.asarray(vectors)[-self.seq_len :]:
-            self.append(vector)
-        self.count += max(0, len(vectors) - self.seq_len)
-
-    def sequence(self) -> np.ndarray:
-        """Return a ``(seq_len, n_features)`` view of the vectors, oldest first."""
-        return self._data[self._next : self._next + self.seq_len]
-
-    def clear(self) -> None:
-        """Forget every vector."""
-        self._next = 0
-        self.count = 0
 
 
 class Predictor:
@@ -166,15 +115,16 @@ class System(BaseSystem):
             {"features": features, "predictor": Predictor(model, level)},
         )
         self.level = level
-        self.ring = FeatureRing(p.seq_len, features.n_features)
+        # the last seq_len feature vectors: a Buffer of vectors, read as a zero-copy view
+        self.ring = Buffer(p.seq_len, channel_shape=(features.n_features,))
         self.tick = -1  # position of the last processed close
 
     def connect(self, name: str) -> dict[str, Any]:
         """Route the window to ``features`` and the ring's sequence to ``predictor``."""
         if name == "features":
             return {"data": self.inputs["window"]}
-        self.ring.append(self.outputs["features"])
-        return {"seq": self.ring.sequence() if self.ring.full else None}
+        self.ring.push(self.outputs["features"])
+        return {"seq": self.ring.get_window(copy=False) if self.ring.full else None}
 
     def process_candle(self, time: Any, close: float) -> Prediction | None:
         """Push one close; return the prediction when a window is due and the ring full.
@@ -237,10 +187,10 @@ class System(BaseSystem):
         # Push the tail that keeps the emission phase: drop a multiple of step_size.
         drop = ((n - b) // s) * s
         self.input_buffer.extend(closes[drop:].reshape(-1, 1))
-        return min(self.ring.count, seq_len)
+        return len(self.ring)
 
     def reset(self) -> None:
         """Empty the buffer and the ring of feature vectors."""
         super().reset()
-        self.ring.clear()
+        self.ring.reset()
         self.tick = -1
