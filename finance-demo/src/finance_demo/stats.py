@@ -294,8 +294,9 @@ def ewma_sigma(returns: np.ndarray, lam: float = 0.94, init_window: int = 30) ->
 def conformal_quantile(scores: np.ndarray, level: float) -> float:
     """Split-conformal quantile with the finite-sample ``(n + 1)`` correction.
 
-    Matches ``model.ConformalCalibration``: the ``ceil((n + 1) * level)``-th smallest
-    score, ``inf`` when that exceeds ``n`` (too few scores for ``level``).
+    The rule of ``model.ConformalCalibration`` (which computes it): the
+    ``ceil((n + 1) * level)``-th smallest score, ``inf`` when that exceeds ``n`` (too few
+    scores for ``level``).
 
     Args:
         scores: Non-conformity scores on the calibration part (e.g. ``|y| / sigma``).
@@ -311,11 +312,10 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
         >>> conformal_quantile(np.arange(1.0, 10.0), 0.8)
         8.0
     """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    s = np.sort(np.asarray(scores, float).ravel())
-    n = s.size
-    if n == 0:
+    from model.calibration import ConformalCalibration, check_level
+
+    check_level(level)
+    column = np.asarray(scores, float).reshape(-1, 1)
+    if column.size == 0:
         return math.nan
-    k = math.ceil((n + 1) * level)
-    return math.inf if k > n else float(s[k - 1])
+    return float(ConformalCalibration(column).quantile(level)[0])
