@@ -131,6 +131,29 @@ def test_shipped_example_config_is_the_defaults():
     assert (settings.data.symbol, settings.data.source) == ("^GSPC", "sample")
 
 
+def test_fetch_from_yahoo_shows_its_cache(tmp_path):
+    # prime the cache through yfinance's own parsing (offline session), then the CLI's
+    # fetch is a cache hit: no request, and the line on stderr names the cache folder
+    from data_fetcher import Fetcher
+    from data_fetcher.testing import YahooChartSession, isolated_yfinance
+
+    cache = tmp_path / "cache"
+    with isolated_yfinance(tmp_path / "yf"):
+        primed = Fetcher(
+            "MSFT", "1mo", "1d", source="yahoo", cache_dir=cache, session=YahooChartSession()
+        ).fetch_historical()
+    result = CliRunner().invoke(
+        cli,
+        ["fetch", "--source", "yahoo", "--symbol", "MSFT", "--period", "1mo"],
+        env={"STOCK_ANALYZER_CACHE_DIR": str(cache)},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{len(primed)} 1d candles of MSFT" in result.stderr
+    assert f"cache {cache}" in result.stderr
+    no_cache = CliRunner().invoke(cli, ["fetch", "--source", "sample", "--symbol", "MSFT"])
+    assert "cache" not in no_cache.stderr
+
+
 def test_fetch_errors_name_the_offline_source():
     import click
     import pytest

@@ -101,11 +101,12 @@ def fetch(ctx: click.Context, **opts: Any) -> None:
         else:
             Path(opts["output"]).parent.mkdir(parents=True, exist_ok=True)
             candles.to_csv(opts["output"])
-    cache = getattr(fetcher, "cache_dir", None)
+    source = fetcher.source
+    cache = source.cache.directory if getattr(source, "use_cache", False) else None
     _echo_err(
         f"{len(candles)} {data.interval} candles of {data.symbol} from {candles.index[0]} "
         f"to {candles.index[-1]} (source {data.source}"
-        + (f", cache {cache}" if cache and data.source == "yahoo" else "")
+        + (f", cache {cache}" if cache else "")
         + ")"
         + ("" if opts["output"] == "-" else f" -> {opts['output']}")
     )
