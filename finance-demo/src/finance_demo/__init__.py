@@ -21,6 +21,7 @@ from finance_demo.config import (
 )
 from finance_demo.dataset import Dataset, build_dataset, closes_of, split_dataset
 from finance_demo.errors import (
+    ForeignModelError,
     InsufficientDataError,
     IntervalMismatchError,
     PipelineError,
@@ -37,6 +38,7 @@ __all__ = [
     "BacktestReport",
     "DataConfig",
     "Dataset",
+    "ForeignModelError",
     "InsufficientDataError",
     "IntervalMismatchError",
     "LiveMetrics",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ForeignModelError",
     "InsufficientDataError",
     "IntervalMismatchError",
     "PipelineError",
@@ -24,3 +25,7 @@ class InsufficientDataError(PipelineError, ValueError):
 
 class IntervalMismatchError(PipelineError, ValueError):
     """Candles of another interval than the one the model was trained on."""
+
+
+class ForeignModelError(PipelineError, ValueError):
+    """A model file that ``finance_demo.train_model`` did not write (no pipeline settings)."""

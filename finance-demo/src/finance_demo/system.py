@@ -15,6 +15,7 @@ from signal_processing import Buffer
 from signal_processing import System as BaseSystem
 
 from finance_demo.config import PipelineConfig
+from finance_demo.errors import ForeignModelError
 
 __all__ = ["Prediction", "Predictor", "System", "pipeline_of"]
 
@@ -30,12 +31,15 @@ def pipeline_of(model: Any) -> PipelineConfig:
         The pipeline configuration.
 
     Raises:
-        ValueError: The model has no pipeline metadata (it was not trained by this package).
+        ForeignModelError: The model has no pipeline metadata (it was not trained by this
+            package).
     """
     meta = getattr(model, "metadata", None) or {}
     raw = meta.get("pipeline")
     if not isinstance(raw, dict):
-        raise ValueError("the model file has no pipeline settings (not trained by stock-analyzer)")
+        raise ForeignModelError(
+            "the model was not written by 'stock-analyzer train' (no pipeline settings)"
+        )
     return PipelineConfig(**raw)
 
 

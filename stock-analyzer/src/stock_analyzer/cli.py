@@ -317,11 +317,8 @@ def predict(**opts: Any) -> None:
 
     with user_errors():
         model = Model.load(opts["model_path"])
+        system = System(model)  # refuses a model file 'train' did not write
         meta = model.metadata or {}
-        if not isinstance(meta.get("pipeline"), dict):
-            raise click.ClickException(
-                f"{opts['model_path']} was not written by 'stock-analyzer train' (no pipeline)"
-            )
         interval = opts["interval"] or meta.get("interval") or "1d"
         symbol = opts["symbol"] or meta.get("symbol")
         if not symbol:
@@ -336,7 +333,7 @@ def predict(**opts: Any) -> None:
         )
         activator = Activator(
             fetcher,
-            System(model),
+            system,
             poll_interval=opts["poll_interval"],
             max_ticks=opts["max_ticks"],
             log=opts["log_path"],
