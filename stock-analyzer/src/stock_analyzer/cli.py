@@ -86,7 +86,7 @@ def cli() -> None:
 @click.pass_context
 def fetch(ctx: click.Context, **opts: Any) -> None:
     """Fetch candles and write them as CSV (shows where they were cached)."""
-    data = _data_settings(ctx, opts)
+    data = _settings(ctx, opts).data
     fetcher = _fetcher(
         data.symbol,
         period=data.period,
@@ -112,19 +112,24 @@ def fetch(ctx: click.Context, **opts: Any) -> None:
     )
 
 
-def _data_settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
-    """Merge ``--config`` with the flags given (flags win) into a ``DataConfig``."""
+def _settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
+    """Merge ``--config`` with the flags given (flags win) into ``Settings``."""
     from finance_demo import Settings, SettingsError
 
     settings = ctx.meta.get("settings") or Settings()
     given = {k: opts[k] for k in ("symbol", "period", "interval", "source") if opts.get(k)}
+    training = {k: opts[k] for k in ("epochs", "seed") if opts.get(k) is not None}
     try:
-        data = dataclasses.replace(settings.data, **given)
+        settings = dataclasses.replace(
+            settings,
+            data=dataclasses.replace(settings.data, **given),
+            training=dataclasses.replace(settings.training, **training),
+        )
     except SettingsError as exc:
         raise click.BadParameter(str(exc)) from None
-    if not data.symbol:
+    if not settings.data.symbol:
         raise click.UsageError("Missing option '--symbol' (or data.symbol in --config).")
-    return data
+    return settings
 
 
 class _Progress:
@@ -179,14 +184,10 @@ class _EpochProgress(_Progress):
 @click.pass_context
 def train(ctx: click.Context, **opts: Any) -> None:
     """Train an LSTM on a history and evaluate it on the held-out last part."""
-    from finance_demo import Settings, batch_predict, train_model
+    from finance_demo import batch_predict, train_model
 
-    data = _data_settings(ctx, opts)
-    settings = ctx.meta.get("settings") or Settings()
-    overrides = {k: opts[k] for k in ("epochs", "seed") if opts[k] is not None}
-    settings = dataclasses.replace(
-        settings, data=data, training=dataclasses.replace(settings.training, **overrides)
-    )
+    settings = _settings(ctx, opts)
+    data = settings.data
     output = Path(opts["output"])
     fetcher = _fetcher(data.symbol, period=data.period, interval=data.interval, source=data.source)
     with user_errors():
@@ -370,17 +371,12 @@ class _FoldProgress(_Progress):
 @click.pass_context
 def backtest(ctx: click.Context, **opts: Any) -> None:
     """Walk-forward backtest: retrain on an expanding window, score against baselines."""
-    from finance_demo import Settings
     from finance_demo import backtest as run_backtest
 
     if opts["folds"] is not None and opts["retrain_every"] is not None:
         raise click.UsageError("--folds and --retrain-every are mutually exclusive")
-    data = _data_settings(ctx, opts)
-    settings = ctx.meta.get("settings") or Settings()
-    overrides = {k: opts[k] for k in ("epochs", "seed") if opts[k] is not None}
-    settings = dataclasses.replace(
-        settings, data=data, training=dataclasses.replace(settings.training, **overrides)
-    )
+    settings = _settings(ctx, opts)
+    data = settings.data
     since = None
     if opts["since"]:
         import pandas as pd
@@ -448,8 +444,7 @@ def info(model_path: str, as_json: bool) -> None:
     with user_errors():
         model = Model.load(model_path)
     meta = dict(model.metadata or {})
-    config = getattr(model, "config", None)
-    extra = {"network": config.to_dict() if hasattr(config, "to_dict") else str(config)}
+    extra = {"network": model.config.to_dict()}
     if as_json:
         click.echo(json.dumps({"metadata": meta, **extra}, indent=2, default=str))
     else:

@@ -91,31 +91,19 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Eager callback: validate the file, keep it in ``ctx.meta``, fill ``default_map``."""
     if value is None or ctx.resilient_parsing:
         return value
-    import yaml
-    from finance_demo.config import load_settings
-    from finance_demo.errors import SettingsError
+    from finance_demo import SettingsError, load_settings_file
 
     try:
-        raw = yaml.safe_load(Path(value).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise click.BadParameter(
-            f"{value}{pos}: {getattr(exc, 'problem', None) or 'invalid YAML'}", ctx, param
-        ) from None
-    except OSError as exc:
-        raise click.BadParameter(f"{value}: {exc.strerror}", ctx, param) from None
-    try:
-        settings = load_settings(raw)
+        settings = load_settings_file(value)
     except SettingsError as exc:
-        raise click.BadParameter(f"{value}: {exc}", ctx, param) from None
+        raise click.BadParameter(str(exc), ctx, param) from None
     ctx.meta["settings"] = settings
     defaults = dict(ctx.default_map or {})
     names = {p.name for p in ctx.command.params}
     for (section, key), flag in CONFIG_FLAGS.items():
-        body = raw.get(section) or {} if isinstance(raw, dict) else {}
-        if key in body and flag in names:
-            defaults[flag] = body[key]
+        value_in_file = getattr(getattr(settings, section), key)
+        if flag in names and value_in_file is not None:
+            defaults[flag] = value_in_file
     ctx.default_map = defaults
     return value
 
@@ -140,10 +128,7 @@ def user_errors() -> Iterator[None]:
     from data_fetcher import FetcherError, FetchError
     from finance_demo import PipelineError
 
-    try:
-        from model import ModelError
-    except ImportError:  # pragma: no cover - older model package
-        from model import ModelFileError as ModelError
+    from model import ModelError
 
     try:
         yield
