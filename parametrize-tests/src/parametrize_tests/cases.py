@@ -159,7 +159,6 @@ def _parse(path: Path, text: str) -> dict[str, list[Case]]:
                 f"{_where(path, root)}: top level must map test-function names to case lists"
             )
         result: dict[str, list[Case]] = {}
-        lines: dict[str, int] = {}
         for key_node, value_node in root.value:
             name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(name, str) or not name.isidentifier():
@@ -167,7 +166,7 @@ def _parse(path: Path, text: str) -> dict[str, list[Case]]:
             if name in result:
                 raise CaseFileError(
                     f"{_where(path, key_node)}: test {name!r} has a second case block "
-                    f"(first at line {lines[name]})"
+                    f"(first at line {result[name][0].block_line})"
                 )
             if not isinstance(value_node, yaml.SequenceNode) or not value_node.value:
                 raise CaseFileError(
@@ -184,7 +183,6 @@ def _parse(path: Path, text: str) -> dict[str, list[Case]]:
                     )
                 seen[case.id] = case.line
             result[name] = cases
-            lines[name] = block_line
         return result
     finally:
         loader.dispose()
