@@ -209,7 +209,10 @@ def test_new_candle_too_close_is_refused(FakeFeed, tiny_model, candles):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"poll_interval": -1}, "poll_interval must be >= 0"), ({"max_ticks": 0}, "max_ticks")],
+    [
+        ({"poll_interval": -1}, "poll_interval must be a finite number >= 0"),
+        ({"max_ticks": 0}, "max_ticks"),
+    ],
 )
 def test_bad_arguments(FakeFeed, tiny_model, candles, kwargs, message):
     with pytest.raises(ValueError, match=message):

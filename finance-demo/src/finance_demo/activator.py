@@ -57,7 +57,9 @@ class Summary:
         predictions: Predictions made (one per emitting tick).
         outcomes: Predictions whose horizon has passed (scored in ``metrics``).
         skipped: Polls that returned an already-seen candle.
-        failures: Failed fetches (each retried).
+        failures: Failed polls of the feed, whatever the error (each retried).
+        bad_candles: New candles refused before the model saw them (a close that is
+            missing, NaN, infinite or not positive).
         warmup: Candles of history used to warm up.
         stopped: ``"max_ticks"``, ``"exhausted"`` (replay ended) or ``"signal"``.
         metrics: Live metrics per horizon (``"h1"`` → :class:`LiveMetrics`).
@@ -70,6 +72,7 @@ class Summary:
     outcomes: int = 0
     skipped: int = 0
     failures: int = 0
+    bad_candles: int = 0
     warmup: int = 0
     stopped: str = ""
     metrics: dict[str, LiveMetrics] = field(default_factory=dict)
@@ -86,7 +89,8 @@ class Summary:
         """Return a short human-readable report (several lines)."""
         lines = [
             f"ticks {self.ticks}, predictions {self.predictions}, outcomes {self.outcomes}, "
-            f"skipped {self.skipped}, fetch failures {self.failures} (stopped: {self.stopped})"
+            f"skipped {self.skipped}, fetch failures {self.failures}, "
+            f"bad candles {self.bad_candles} (stopped: {self.stopped})"
         ]
         for name, m in self.metrics.items():
             if not m.count:
@@ -102,6 +106,13 @@ class Summary:
         if self.log_path:
             lines.append(f"log: {self.log_path}")
         return "\n".join(lines)
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an error message, at most ``limit`` characters."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _iso(stamp: Any) -> str:
@@ -154,8 +165,16 @@ class Activator:
         num_threads: int | None = 1,
         recalibrate: int | None = None,
     ) -> None:
-        if poll_interval < 0:
-            raise ValueError(f"poll_interval must be >= 0, got {poll_interval}")
+        if (
+            isinstance(poll_interval, bool)
+            or not isinstance(poll_interval, (int, float))
+            or not math.isfinite(poll_interval)
+            or poll_interval < 0
+        ):
+            raise ValueError(f"poll_interval must be a finite number >= 0, got {poll_interval!r}")
+        for name, value in (("retry_delay", retry_delay), ("max_retry_delay", max_retry_delay)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if max_ticks is not None and max_ticks < 1:
             raise ValueError(f"max_ticks must be >= 1, got {max_ticks}")
         if recalibrate is not None and (isinstance(recalibrate, bool) or recalibrate < 1):
@@ -191,7 +210,11 @@ class Activator:
         self._stop.set()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        self.echo(f"received {signal.Signals(signum).name}: stopping after the current tick")
+        name = signal.Signals(signum).name
+        if self._stop.is_set():  # a second signal while shutting down: already on it
+            self.echo(f"received {name} again: finishing the shutdown")
+            return
+        self.echo(f"received {name}: stopping after the current tick")
         self.stop()
 
     def _check_interval(self) -> None:
@@ -298,18 +321,32 @@ class Activator:
             self.summary.recalibrated += 1
 
     def _poll(self) -> Any:
-        """Fetch the newest candle, retrying with back-off; ``None`` when stopped."""
-        from data_fetcher import FetchError
+        """Fetch the newest candle, retrying with back-off; ``None`` when stopped.
 
+        Any failure of the feed counts (a ``FetcherError``, but also ``ConnectionError``,
+        ``TimeoutError``, an ``OSError`` or a bug in a custom source): the loop outlives
+        it and keeps its state. Only ``KeyboardInterrupt``/``SystemExit`` pass through.
+        """
         delay = self.retry_delay
         while not self._stop.is_set():
             try:
                 return self.fetcher.fetch_latest()
-            except FetchError as exc:
+            except Exception as exc:
                 self.summary.failures += 1
-                self.echo(f"fetch failed ({exc}); retrying in {delay:g} s")
+                self.echo(f"fetch failed ({_one_line(exc)}); retrying in {delay:g} s")
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.max_retry_delay)
+        return None
+
+    def _bad_candle(self, candle: Any) -> str | None:
+        """Why a polled candle cannot be fed to the model, or ``None`` when it can."""
+        try:
+            stamp = candle.index[-1]
+            close = float(candle["Close"].iloc[-1])
+        except Exception as exc:
+            return f"unreadable candle ({_one_line(exc)})"
+        if not math.isfinite(close) or close <= 0:
+            return f"candle at {_iso(stamp)} has close {close!r}"
         return None
 
     def _process(self, candle: Any) -> None:
@@ -372,6 +409,12 @@ class Activator:
                 if getattr(self.fetcher, "exhausted", False):
                     self.summary.stopped = "exhausted"
                     break
+                self._stop.wait(self.poll_interval if live else 0)
+                continue
+            reason = self._bad_candle(candle)
+            if reason is not None:
+                self.summary.bad_candles += 1
+                self.echo(f"skipped a bad candle: {reason}")
                 self._stop.wait(self.poll_interval if live else 0)
                 continue
             if self._last_time is not None and candle.index[-1] <= self._last_time:

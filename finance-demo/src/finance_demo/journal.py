@@ -8,7 +8,56 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["PredictionLog"]
+__all__ = ["PredictionLog", "quarantine_fragment"]
+
+_TAIL = 1 << 16  # bytes read from the end to find the last newline, per step
+
+
+def quarantine_fragment(path: Path) -> int:
+    """Move a cut-off last line of ``path`` to ``<path>.partial``; return its size.
+
+    A JSONL log whose writer died in the middle of a line ends without a newline. The
+    bytes after the last newline are appended to ``<path>.partial`` (fsynced) and then
+    cut from the log, so the next record starts on a line of its own and the fragment is
+    kept for inspection. A complete log (or a missing or empty file) is left alone.
+
+    Args:
+        path: The log file.
+
+    Returns:
+        The number of bytes moved aside (0 when the log was complete).
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == 0:
+        return 0
+    with open(path, "rb+") as f:
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return 0
+        end = size
+        cut = 0
+        while end > 0:  # find the last newline, reading backwards in bounded steps
+            start = max(0, end - _TAIL)
+            f.seek(start)
+            block = f.read(end - start)
+            i = block.rfind(b"\n")
+            if i >= 0:
+                cut = start + i + 1
+                break
+            end = start
+        f.seek(cut)
+        fragment = f.read()
+        with open(path.with_name(path.name + ".partial"), "ab") as side:
+            side.write(fragment + b"\n")
+            side.flush()
+            os.fsync(side.fileno())
+        f.truncate(cut)
+        f.flush()
+        os.fsync(f.fileno())
+    return len(fragment)
 
 
 def _clean(value: Any) -> Any:
@@ -27,7 +76,10 @@ class PredictionLog:
 
     Args:
         target: A path (opened for appending, created with its folder), an open text
-            stream, or ``None`` (records are counted but not written).
+            stream, or ``None`` (records are counted but not written). When the file's
+            last line was cut off (a crash or a full disk in the middle of a write), that
+            fragment is moved to ``<name>.partial`` and removed from the log before the
+            first new record, so every record stays on a line of its own.
         fsync: Call ``os.fsync`` after each line (paths only).
 
     Examples:
@@ -42,6 +94,7 @@ class PredictionLog:
     def __init__(self, target: str | Path | IO[str] | None, *, fsync: bool = False) -> None:
         self.path: Path | None = None
         self.lines = 0
+        self.quarantined = 0
         self._owned = False
         self._fsync = fsync
         if target is None:
@@ -50,6 +103,7 @@ class PredictionLog:
             self.path = Path(target)
             if self.path.parent != Path():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.quarantined = quarantine_fragment(self.path)
             self._stream = open(self.path, "a", encoding="utf-8")
             self._owned = True
         else:
