@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import platform
 from collections.abc import Iterator
@@ -19,8 +18,9 @@ import torch
 from model.calibration import ConformalCalibration
 from model.config import ModelConfig
 from model.errors import ModelFileError
+from model.fileformat import read_header, write_file
 from model.network import LSTMNetwork
-from model.persistence import FORMAT, FORMAT_VERSION, read_payload, write_payload
+from model.persistence import NET_PREFIX, decode, encode
 from model.scaling import Standardizer
 from model.training import DEFAULT_BATCH_SIZE, ProgressCallback, TrainConfig, fit
 
@@ -430,10 +430,10 @@ class Model:
     # -- persistence --------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the model to one file, atomically (see ``model.persistence``).
+        """Write the model to one format-2 file, atomically (see ``model.fileformat``).
 
         Args:
-            path: Destination (conventionally ``*.pt``).
+            path: Destination (conventionally ``*.pt``; the content is safetensors).
 
         Returns:
             The path written.
@@ -444,40 +444,38 @@ class Model:
         """
         from model import __version__
 
-        try:
-            metadata = json.dumps(self.metadata)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"metadata must be JSON-serializable: {e}") from None
         scores = self.calibration.scores
-        payload = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "config": json.dumps(self.config.to_dict()),
-            "state_dict": {k: v.detach().clone() for k, v in self.network.state_dict().items()},
-            "x_mean": torch.from_numpy(self.x_scaler.mean.copy()),
-            "x_std": torch.from_numpy(self.x_scaler.std.copy()),
-            "y_mean": torch.from_numpy(self.y_scaler.mean.copy()),
-            "y_std": torch.from_numpy(self.y_scaler.std.copy()),
-            "calibration": torch.from_numpy(
-                np.zeros((0, self.config.n_outputs)) if scores is None else scores.copy()
-            ),
-            "metadata": metadata,
-            "training": json.dumps({"summary": self.training_summary, "history": self.history}),
-            "versions": json.dumps(
-                {
+        data = encode(
+            self.config,
+            self.network.state_dict(),
+            {
+                "x_mean": self.x_scaler.mean,
+                "x_std": self.x_scaler.std,
+                "y_mean": self.y_scaler.mean,
+                "y_std": self.y_scaler.std,
+            },
+            np.zeros((0, self.config.n_outputs)) if scores is None else scores,
+            {
+                "metadata": self.metadata,
+                "training": {"summary": self.training_summary, "history": self.history},
+                "versions": {
                     "model": __version__,
                     "torch": torch.__version__,
                     "numpy": np.__version__,
                     "python": platform.python_version(),
-                }
-            ),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        return write_payload(path, payload)
+                },
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+        )
+        return write_file(path, data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Model:
-        """Load a model file written by ``save``, never running pickled code.
+        """Load a format-2 model file, checking everything before building from it.
+
+        Order: header (``read_header``), tensor shapes against the config (meta device,
+        nothing allocated), values (finite, stds > 0, calibration >= 0), then a probe
+        forward pass whose output must be finite. No pickle, no ``torch.load``.
 
         Args:
             path: The model file.
@@ -486,44 +484,40 @@ class Model:
             The model, ready to predict.
 
         Raises:
-            ModelFileError: Missing, truncated, corrupt, unsafe or incompatible file.
+            ModelFileError: Missing, truncated, corrupt, unsafe, format-1 or incompatible
+                file (one line).
         """
-        payload = read_payload(path)
-        try:
-            config = ModelConfig.from_dict(payload["config"])
-        except (TypeError, ValueError) as e:
-            raise ModelFileError(f"incompatible model file {path}: bad config ({e})") from None
-        model = cls(config)
-        h, d = config.n_outputs, config.input_dim
-        expected = {"x_mean": (d,), "x_std": (d,), "y_mean": (h,), "y_std": (h,)}
-        for key, shape in expected.items():
-            if tuple(payload[key].shape) != shape:
-                raise ModelFileError(
-                    f"shape mismatch in {path}: {key} is {tuple(payload[key].shape)}, "
-                    f"the config needs {shape}"
-                )
-        scores = payload["calibration"]
-        if scores.ndim != 2 or scores.shape[1] != h:
-            raise ModelFileError(
-                f"shape mismatch in {path}: calibration is {tuple(scores.shape)}, needs (n, {h})"
-            )
-        try:
-            model.network.load_state_dict(payload["state_dict"], strict=True)
-        except RuntimeError as e:
-            detail = " ".join(str(e).split())
-            raise ModelFileError(f"shape mismatch in {path}: {detail[:200]}") from None
+        header = read_header(path)
+        arrays = decode(header)
+        model = cls(header.config)
+        state = {
+            k[len(NET_PREFIX) :]: torch.from_numpy(v)
+            for k, v in arrays.items()
+            if k.startswith(NET_PREFIX)
+        }
+        model.network.load_state_dict(state, strict=True)
         model.network.eval()
-        np64 = {k: payload[k].numpy().astype(np.float64) for k in expected}
         model._set_scalers(
-            Standardizer(np64["x_mean"], np64["x_std"]), Standardizer(np64["y_mean"], np64["y_std"])
+            Standardizer(arrays["x_mean"], arrays["x_std"]),
+            Standardizer(arrays["y_mean"], arrays["y_std"]),
         )
-        model.calibration = ConformalCalibration(scores.numpy() if scores.shape[0] else None)
-        model.metadata = payload["metadata"]
-        training = payload["training"] if isinstance(payload["training"], dict) else {}
-        model.training_summary = training.get("summary", {})
-        model.history = training.get("history", [])
-        model.versions = payload["versions"]
-        model.created = payload["created"]
+        scores = arrays["calibration"]
+        model.calibration = ConformalCalibration(scores if scores.shape[0] else None)
+        model.metadata = header.metadata
+        model.training_summary = header.training.get("summary", {})
+        model.history = header.training.get("history", [])
+        model.versions = header.versions
+        model.created = header.created
+        probe = np.zeros((2, getattr(header.config, "seq_len", 20), header.config.input_dim))
+        probe[1] = 1.0
+        with np.errstate(all="ignore"):
+            result = model.forecast(probe, 0.9)
+        values = np.stack([result.mean, result.lower, result.upper])
+        if not np.isfinite(values).all() or (result.lower > result.upper).any():
+            raise ModelFileError(
+                f"corrupt model file {header.path}: the network gives non-finite or "
+                "inverted forecasts on a probe input"
+            )
         return model
 
     def __repr__(self) -> str:

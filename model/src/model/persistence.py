@@ -1,136 +1,148 @@
-"""The model file: one ``torch.save`` zip of tensors and JSON strings, loaded safely.
+"""Writing and loading model files (format 2, see ``model.fileformat``), with torch.
 
-Layout (a dict; every value is a tensor, a string or an int, so it loads with
-``torch.load(weights_only=True)`` and no pickled code ever runs):
-
-- ``format`` = ``"stock-analyzer-model"``, ``format_version`` = ``FORMAT_VERSION``
-- ``config``: JSON of ``ModelConfig.to_dict()``
-- ``state_dict``: the network's tensors
-- ``x_mean``, ``x_std``, ``y_mean``, ``y_std``: float64 scaler statistics
-- ``calibration``: ``(n, H)`` conformal scores, oldest first (``n = 0``: uncalibrated)
-- ``metadata``, ``training``, ``versions``: JSON strings; ``created``: UTC ISO time
+``encode`` turns a model's parts into safetensors bytes; ``decode`` checks a file in this
+order, so that nothing is allocated from an unchecked claim: the header (``read_header``:
+caps, JSON, config, dtypes, offsets); the stored shapes against the shapes the config
+implies (computed on ``torch.device("meta")``, which allocates nothing); then the values
+(all finite, scaler stds > 0, calibration scores >= 0). ``Model.load`` adds a probe
+forward pass whose output must be finite.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import pickle
-import tempfile
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from safetensors.numpy import save as safetensors_save
 
+from model.config import ModelConfig
 from model.errors import ModelFileError
+from model.fileformat import (
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_HEADER_BYTES,
+    ModelHeader,
+    excerpt,
+    read_tensors,
+)
+from model.network import LSTMNetwork
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "read_payload", "write_payload"]
+__all__ = ["NET_PREFIX", "decode", "encode", "expected_shapes"]
 
-FORMAT = "stock-analyzer-model"
-FORMAT_VERSION = 1
-_TENSORS = ("x_mean", "x_std", "y_mean", "y_std", "calibration")
-_STRINGS = ("config", "metadata", "training", "versions", "created")
+NET_PREFIX = "net."
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The tensors (and their shapes) a model of ``config`` stores, ``calibration`` aside.
 
-
-def write_payload(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` atomically: a temporary file in the same folder, fsync, rename.
-
-    A crash at any point leaves either the previous file or the new one, never a mix.
+    The network is built on the meta device: no memory is allocated, whatever the config.
 
     Args:
-        path: Destination file.
-        payload: The dict to ``torch.save``.
+        config: The architecture.
 
     Returns:
-        The destination path.
+        Tensor name -> shape.
+    """
+    with torch.device("meta"):
+        network = LSTMNetwork(config)
+    shapes = {NET_PREFIX + k: tuple(v.shape) for k, v in network.state_dict().items()}
+    h, d = config.n_outputs, config.input_dim
+    shapes.update({"x_mean": (d,), "x_std": (d,), "y_mean": (h,), "y_std": (h,)})
+    return shapes
+
+
+def encode(
+    config: ModelConfig,
+    state_dict: dict[str, torch.Tensor],
+    scalers: dict[str, np.ndarray],
+    calibration: np.ndarray,
+    fields: dict[str, Any],
+) -> bytes:
+    """The bytes of a format-2 file.
+
+    Args:
+        config: The architecture.
+        state_dict: The network's tensors.
+        scalers: ``x_mean``, ``x_std``, ``y_mean``, ``y_std`` arrays.
+        calibration: ``(n, H)`` conformal scores.
+        fields: ``metadata``, ``training``, ``versions`` (JSON-able) and ``created`` (str).
+
+    Returns:
+        The file's bytes.
 
     Raises:
-        ModelFileError: The folder does not exist or is not writable.
+        ValueError: A field is not JSON-able (or holds NaN/inf).
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ModelFileError(f"cannot save model to {path}: folder {path.parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise ModelFileError(f"cannot save model to {path}: {_one_line(e)}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise ModelFileError(f"cannot save model to {path}: {_one_line(e)}") from None
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+    tensors = {
+        NET_PREFIX + k: np.ascontiguousarray(v.detach().cpu().numpy(), dtype=np.float32)
+        for k, v in state_dict.items()
+    }
+    tensors.update({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in scalers.items()})
+    tensors["calibration"] = np.ascontiguousarray(calibration, dtype=np.float64)
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": fields["created"]}
+    meta["config"] = json.dumps(config.to_dict())
+    for key in ("metadata", "training", "versions"):
         try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    return path
+            meta[key] = json.dumps(fields[key], allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as e:
+            raise ValueError(f"{key} must be JSON-serializable: {e}") from None
+    data = safetensors_save(tensors, metadata=meta)
+    size = int.from_bytes(data[:8], "little")
+    if size > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"metadata and training history make a {size}-byte header, over the "
+            f"{MAX_HEADER_BYTES}-byte limit a model file may have"
+        )
+    return data
 
 
-def read_payload(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check a model file's payload without running pickled code.
+def decode(header: ModelHeader) -> dict[str, np.ndarray]:
+    """Check the stored tensors against the config, then read and check their values.
 
     Args:
-        path: The model file.
+        header: From ``read_header``.
 
     Returns:
-        The payload, with ``config``, ``metadata``, ``training`` and ``versions`` decoded
-        from JSON.
+        Name -> array for every stored tensor.
 
     Raises:
-        ModelFileError: Missing, unreadable, truncated, corrupt, unsafe, not a model file,
-            or another format version.
+        ModelFileError: A missing, extra or misshapen tensor; a non-finite value; a scaler
+            std <= 0; a negative calibration score.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"model file not found: {path}")
-    if not path.is_file():
-        raise ModelFileError(f"not a model file: {path} is not a regular file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
+    path, config = header.path, header.config
+    expected = expected_shapes(config)
+    stored = header.tensors
+    missing = sorted(set(expected) - set(stored) - {"calibration"})
+    extra = sorted(set(stored) - set(expected) - {"calibration"})
+    if "calibration" not in stored:
+        missing.append("calibration")
+    if missing or extra:
+        what = f"missing {excerpt(missing)}" if missing else f"unexpected {excerpt(extra)}"
+        raise ModelFileError(f"model file {path} does not match its config: tensors {what}")
+    for name, shape in expected.items():
+        if stored[name][1] != shape:
+            raise ModelFileError(
+                f"shape mismatch in {path}: {name} is {stored[name][1]}, the config "
+                f"({excerpt(config.to_dict())}) needs {shape}"
+            )
+    h = config.n_outputs
+    cal_shape = stored["calibration"][1]
+    if len(cal_shape) != 2 or cal_shape[1] != h:
         raise ModelFileError(
-            f"refusing to load {path}: it is not a plain model file and may contain code "
-            f"({_one_line(e)[:120]})"
-        ) from None
-    except Exception as e:
-        raise ModelFileError(
-            f"cannot read model file {path}: truncated or corrupt ({_one_line(e)[:120]})"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"not a model file: {path} (no '{FORMAT}' header)")
-    version = payload.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} has model file format version {version!r}; this library reads version "
-            f"{FORMAT_VERSION}"
+            f"shape mismatch in {path}: calibration is {cal_shape}, needs (n, {h}) "
+            f"for horizons {excerpt(list(config.horizons))}"
         )
-    missing = [k for k in ("state_dict", *_TENSORS, *_STRINGS) if k not in payload]
-    if missing:
-        raise ModelFileError(f"incomplete model file {path}: missing {', '.join(missing)}")
-    bad = [k for k in _TENSORS if not isinstance(payload[k], torch.Tensor)]
-    bad += [k for k in _STRINGS if not isinstance(payload[k], str)]
-    if not isinstance(payload["state_dict"], dict):
-        bad.append("state_dict")
-    if bad:
-        raise ModelFileError(f"corrupt model file {path}: bad field(s) {', '.join(bad)}")
-    try:
-        for key in ("config", "metadata", "training", "versions"):
-            payload[key] = json.loads(payload[key])
-    except json.JSONDecodeError as e:
-        raise ModelFileError(f"corrupt model file {path}: {key} is not JSON ({e})") from None
-    return payload
+    arrays = read_tensors(header)
+    for key in ("x_std", "y_std"):
+        if (arrays[key] <= 0).any():
+            raise ModelFileError(
+                f"corrupt model file {path}: {key} must be > 0, got {excerpt(arrays[key].tolist())}"
+            )
+    if (arrays["calibration"] < 0).any():
+        low = float(arrays["calibration"].min())
+        raise ModelFileError(
+            f"corrupt model file {path}: calibration scores must be >= 0, got {low}"
+        )
+    return arrays
