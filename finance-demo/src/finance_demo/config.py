@@ -92,6 +92,8 @@ class PipelineConfig:
             raise SettingsError(
                 f"window_size must be <= buffer_size ({self.buffer_size}), got {self.window_size}"
             )
+        if self.normalize is None:
+            object.__setattr__(self, "normalize", "none")
         if self.normalize not in _NORMALIZE:
             raise SettingsError(f"normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
         horizons = self.horizons
