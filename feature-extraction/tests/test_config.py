@@ -23,7 +23,7 @@ def test_none_means_raw_prices():
 
 def test_from_dict_names_unknown_keys():
     assert FeatureConfig.from_dict({"normalize": "none"}).normalize == "none"
-    with pytest.raises(ValueError, match=r"^windw: unknown FeatureConfig field"):
+    with pytest.raises(ValueError, match=r"^unknown FeatureConfig field\(s\): windw "):
         FeatureConfig.from_dict({"windw": 3})
     with pytest.raises(ValueError, match=r"^normalize must be one of last, none"):
         FeatureConfig(normalize="first")

@@ -81,10 +81,11 @@ class FeatureConfig:
         Raises:
             ValueError: An unknown key or a bad value.
         """
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names))
         if unknown:
             raise ValueError(
-                f"{unknown[0]}: unknown FeatureConfig field (known: "
-                f"{', '.join(f.name for f in fields(cls))})"
+                f"unknown FeatureConfig field(s): {', '.join(map(str, unknown))} "
+                f"(known: {', '.join(names)})"
             )
         return cls(**data)

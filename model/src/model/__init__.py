@@ -3,18 +3,28 @@
 Works on arrays only: ``X`` is ``(N, seq_len, input_dim)`` features, ``y`` the log returns
 per horizon. ``Model`` trains, predicts (``execute`` for one sequence, ``predict`` /
 ``forecast`` for a batch), saves and loads; ``model.metrics`` scores forecasts.
+
+``import model`` imports no torch: the configs (``ModelConfig``, ``TrainConfig``), errors,
+metrics and scalers are torch-free; ``Model``, ``Forecast`` and ``LSTMNetwork`` are
+imported on first use (PEP 562).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from model import metrics
 from model.calibration import ConformalCalibration
-from model.config import ModelConfig
-from model.core import Forecast, Model
+from model.config import DEFAULT_BATCH_SIZE, ModelConfig, TrainConfig
 from model.errors import ModelError, ModelFileError
-from model.network import LSTMNetwork
 from model.scaling import Standardizer
-from model.training import DEFAULT_BATCH_SIZE, TrainConfig
 
 __version__ = "1.0.0"
+
+#: Public names whose modules import torch, loaded on first attribute access.
+_LAZY = {"Forecast": "model.core", "Model": "model.core", "LSTMNetwork": "model.network"}
+
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "ConformalCalibration",
@@ -29,3 +39,13 @@ __all__ = [
     "__version__",
     "metrics",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the torch-backed public names lazily (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'model' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
