@@ -30,11 +30,11 @@ N, SEQ_LEN, FEATURES, EPOCHS = 4000, 20, 6, 3
 
 
 def ours(X: np.ndarray, y: np.ndarray) -> float:
-    from model import Model
+    from model import Model, TrainConfig
 
     m = Model()
     start = time.perf_counter()
-    m.train(X, y, epochs=EPOCHS, patience=EPOCHS, seed=0)  # default batch size
+    m.train(X, y, TrainConfig(epochs=EPOCHS, patience=EPOCHS, seed=0))  # default batch size
     seconds = time.perf_counter() - start
     return EPOCHS * int(len(X) * 0.85) / seconds  # 15 % is the validation part
 

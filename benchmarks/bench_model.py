@@ -23,7 +23,7 @@ import torch
 from model.network import LSTMNetwork
 from model.training import gaussian_nll
 
-from model import Model
+from model import Model, TrainConfig
 
 QUICK = "--quick" in sys.argv
 N, SEQ_LEN, N_VAL = (2048 if QUICK else 4096), 20, 512
@@ -51,7 +51,9 @@ def plain_loop(X: torch.Tensor, Y: torch.Tensor, batch_size: int, epochs: int) -
 def model_train(X, y, Xv, yv, batch_size: int, epochs: int) -> float:
     m = Model()
     start = time.perf_counter()
-    m.train(X, y, X_val=Xv, y_val=yv, epochs=epochs, batch_size=batch_size, patience=epochs)
+    m.train(
+        X, y, TrainConfig(epochs=epochs, batch_size=batch_size, patience=epochs), X_val=Xv, y_val=yv
+    )
     return epochs * X.shape[0] / (time.perf_counter() - start)
 
 
@@ -85,7 +87,7 @@ def bench_latency() -> None:
     rng = np.random.default_rng(1)
     X = rng.normal(size=(600, SEQ_LEN, 6)).astype(np.float32)
     m = Model()
-    m.train(X, rng.normal(size=600) * 0.01, epochs=1, seed=0)
+    m.train(X, rng.normal(size=600) * 0.01, TrainConfig(epochs=1, seed=0))
     # The reference: a plain nn.LSTM + nn.Linear holding the same weights, called the
     # ordinary way (LSTMNetwork itself calls the LSTM kernel directly in inference).
     bare_net = torch.nn.ModuleDict(

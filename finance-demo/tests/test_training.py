@@ -32,7 +32,7 @@ def test_evaluation_matches_a_recomputation(tiny_model, candles, tiny_settings):
     ev = tiny_model.metadata["evaluation"]["h1"]
     t = tiny_settings.training
     data = build_dataset(candles, tiny_settings.pipeline)
-    _, _, test = split_dataset(data, t.val_fraction, t.test_fraction)
+    _, _, test = split_dataset(data, t.val_fraction, tiny_settings.evaluation.test_fraction)
     fc = tiny_model.forecast(test.X, level=0.9)
     y = test.y[:, 0]
     assert ev["samples"] == len(test)

@@ -19,9 +19,9 @@ def data():
 
 @pytest.fixture(scope="session")
 def trained(data):
-    from model import Model
+    from model import Model, TrainConfig
 
     X, y = data
     m = Model(hidden_dim=8, num_layers=1)
-    m.train(X, y, epochs=4, batch_size=64, seed=1)
+    m.train(X, y, TrainConfig(epochs=4, batch_size=64, seed=1))
     return m

@@ -3,7 +3,7 @@ import pytest
 import torch
 from model.scaling import STD_FLOOR
 
-from model import Forecast, Model, ModelConfig
+from model import Forecast, Model, ModelConfig, TrainConfig
 
 from .conftest import make_data
 
@@ -18,7 +18,8 @@ def test_bad_inputs(args, expected):
         kwargs["X_val"] = np.asarray(kwargs["X_val"], dtype=np.float32)
     with pytest.raises(ValueError, match=expected):
         if args["method"] == "train":
-            m.train(X, np.zeros(args["y_shape"]), epochs=1, **kwargs)
+            fit = {k: kwargs.pop(k) for k in list(kwargs) if k not in ("X_val", "y_val")}
+            m.train(X, np.zeros(args["y_shape"]), TrainConfig(epochs=1, **fit), **kwargs)
         else:
             getattr(m, args["method"])(X, **kwargs)
 
@@ -33,8 +34,8 @@ def test_default_model_and_overrides():
 def test_training_is_bit_for_bit_reproducible(data):
     X, y = data
     a, b = Model(hidden_dim=8, dropout=0.1), Model(hidden_dim=8, dropout=0.1)
-    ha = a.train(X, y, epochs=3, batch_size=32, seed=7)
-    hb = b.train(X, y, epochs=3, batch_size=32, seed=7)
+    ha = a.train(X, y, TrainConfig(epochs=3, batch_size=32, seed=7))
+    hb = b.train(X, y, TrainConfig(epochs=3, batch_size=32, seed=7))
     for (ka, va), (kb, vb) in zip(
         a.network.state_dict().items(), b.network.state_dict().items(), strict=True
     ):
@@ -42,11 +43,11 @@ def test_training_is_bit_for_bit_reproducible(data):
     assert [r["train_loss"] for r in ha] == [r["train_loss"] for r in hb]
     # also at two threads (the default on 2 cores): the same bits twice
     d, e = Model(hidden_dim=8), Model(hidden_dim=8)
-    d.train(X, y, epochs=2, batch_size=32, seed=5, num_threads=2)
-    e.train(X, y, epochs=2, batch_size=32, seed=5, num_threads=2)
+    d.train(X, y, TrainConfig(epochs=2, batch_size=32, seed=5, num_threads=2))
+    e.train(X, y, TrainConfig(epochs=2, batch_size=32, seed=5, num_threads=2))
     assert np.array_equal(d.predict(X), e.predict(X))
     c = Model(hidden_dim=8, dropout=0.1)
-    c.train(X, y, epochs=3, batch_size=32, seed=8)
+    c.train(X, y, TrainConfig(epochs=3, batch_size=32, seed=8))
     assert not torch.equal(a.network.head.weight, c.network.head.weight)
 
 
@@ -56,7 +57,7 @@ def test_training_leaves_global_torch_state_alone(data):
     expected = torch.rand(3)
     torch.manual_seed(123)
     threads = torch.get_num_threads()
-    Model(hidden_dim=4, num_layers=1).train(X, y, epochs=1, seed=0, num_threads=1)
+    Model(hidden_dim=4, num_layers=1).train(X, y, TrainConfig(epochs=1, seed=0, num_threads=1))
     assert torch.equal(torch.rand(3), expected)
     assert torch.get_num_threads() == threads
 
@@ -65,7 +66,9 @@ def test_history_progress_and_summary(data):
     X, y = data
     calls = []
     m = Model(hidden_dim=4, num_layers=1)
-    history = m.train(X, y, epochs=3, seed=0, progress=lambda e, n, r: calls.append((e, n, r)))
+    history = m.train(
+        X, y, TrainConfig(epochs=3, seed=0), progress=lambda e, n, r: calls.append((e, n, r))
+    )
     assert [c[:2] for c in calls] == [(1, 3), (2, 3), (3, 3)]
     assert [c[2] for c in calls] == history
     for record in history:
@@ -81,7 +84,7 @@ def test_scalers_fit_on_the_training_part_only(data):
     X = X.copy()
     X[-45:] += 100.0  # the validation part is shifted: it must not move the scaler
     m = Model(hidden_dim=4, num_layers=1)
-    m.train(X, y, epochs=1, seed=0)
+    m.train(X, y, TrainConfig(epochs=1, seed=0))
     train = X[:255].reshape(-1, 6)
     np.testing.assert_allclose(m.x_scaler.mean, train.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(m.x_scaler.std, train.std(axis=0), rtol=1e-5)
@@ -93,7 +96,7 @@ def test_constant_feature_gets_the_std_floor(data):
     X = X.copy()
     X[:, :, 2] = 5.0
     m = Model(hidden_dim=4, num_layers=1)
-    m.train(X, y, epochs=1, seed=0)
+    m.train(X, y, TrainConfig(epochs=1, seed=0))
     assert m.x_scaler.std[2] == STD_FLOOR
     assert np.isfinite(m.predict(X[:3])).all()
 
@@ -101,7 +104,7 @@ def test_constant_feature_gets_the_std_floor(data):
 def test_early_stopping_restores_the_best_epoch(data):
     X, y = data
     m = Model(hidden_dim=16, num_layers=1)
-    history = m.train(X, y, epochs=60, patience=2, lr=0.05, seed=0)
+    history = m.train(X, y, TrainConfig(epochs=60, patience=2, lr=0.05, seed=0))
     best = m.training_summary["best_epoch"]
     losses = [r["val_loss"] for r in history]
     assert len(history) < 60 and len(history) == best + 2
@@ -117,7 +120,7 @@ def test_early_stopping_restores_the_best_epoch(data):
 def test_learns_a_mean_and_a_scale():
     X, y = make_data(n=1500, seed=3)
     m = Model(hidden_dim=16, num_layers=1)
-    m.train(X, y, epochs=60, batch_size=64, seed=0, patience=10)
+    m.train(X, y, TrainConfig(epochs=60, batch_size=64, seed=0, patience=10))
     Xt, yt = make_data(n=400, seed=4)
     pred = m.predict(Xt)[:, 0]
     assert np.mean(np.abs(yt - pred)) < 0.7 * np.mean(np.abs(yt - yt.mean()))
@@ -171,7 +174,7 @@ def test_untrained_model_gives_gaussian_intervals(data):
 def test_calibrate_and_update_calibration(data):
     X, y = data
     m = Model(hidden_dim=4, num_layers=1)
-    m.train(X, y, epochs=1, seed=0)
+    m.train(X, y, TrainConfig(epochs=1, seed=0))
     m.calibrate(X[:100], y[:100])
     assert m.calibration.size == 100
     m.update_calibration(X[100:130], y[100:130], window=50)
@@ -184,7 +187,7 @@ def test_calibrate_and_update_calibration(data):
 def test_several_horizons_with_explicit_validation():
     X, y = make_data(n=200, horizons=3)
     m = Model(hidden_dim=8, horizons=(1, 5, 20))
-    m.train(X[:150], y[:150], X_val=X[150:], y_val=y[150:], epochs=2, seed=0)
+    m.train(X[:150], y[:150], TrainConfig(epochs=2, seed=0), X_val=X[150:], y_val=y[150:])
     f = m.forecast(X[:7])
     assert f.mean.shape == f.lower.shape == (7, 3)
     assert m.execute(X[0]).shape == (3,)
@@ -194,7 +197,7 @@ def test_several_horizons_with_explicit_validation():
 def test_attention_weights_from_the_model(data):
     X, y = data
     m = Model(attention=True, hidden_dim=8, num_heads=2)
-    m.train(X, y, epochs=1, seed=0)
+    m.train(X, y, TrainConfig(epochs=1, seed=0))
     w = m.attention_weights(X[:4])
     assert w.shape == (4, 8)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-5)

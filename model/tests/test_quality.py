@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import Model, metrics
+from model import Model, TrainConfig, metrics
 
 DATA = Path(__file__).parent / "data" / "sp500_close.csv.gz"
 SEQ_LEN = 10
@@ -57,7 +57,7 @@ def test_sp500_interval_quality():
     n = len(y)
     a, b = int(0.7 * n), int(0.85 * n)
     m = Model()
-    m.train(X[:a], y[:a], seed=0)
+    m.train(X[:a], y[:a], TrainConfig(epochs=100, patience=10, seed=0))
     m.calibrate(X[a:b], y[a:b])
 
     static = m.forecast(X[b:], LEVEL)

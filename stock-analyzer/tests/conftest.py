@@ -59,11 +59,15 @@ def files(workdir, trained):
     bad_value.write_text("buffer:\n  buffer_size: fifty\n")
     bad_yaml = workdir / "bad_yaml.yaml"
     bad_yaml.write_text("training: {epochs: 3\n")
-    from model import Model
+    from model import Model, TrainConfig
 
     foreign = workdir / "foreign.pt"
     m = Model(input_dim=6, hidden_dim=4, num_layers=1)
-    m.train(np.random.default_rng(0).normal(size=(64, 5, 6)), np.zeros((64, 1)) + 1e-3, epochs=1)
+    m.train(
+        np.random.default_rng(0).normal(size=(64, 5, 6)),
+        np.zeros((64, 1)) + 1e-3,
+        TrainConfig(epochs=1),
+    )
     m.save(foreign)
     return {
         "model": trained,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, get_args
 
-__all__ = ["FEATURE_NAMES", "NORMALIZE_CHOICES", "FeatureConfig"]
+__all__ = ["FEATURE_NAMES", "NORMALIZE_CHOICES", "FeatureConfig", "Normalize"]
 
 #: The six features of one channel, in output order.
 FEATURE_NAMES: tuple[str, ...] = ("ma", "slope", "slope_std", "freq_idx", "freq_mag", "mean_mag")
 
-#: Accepted values of ``normalize``: divide by the window's last value, or raw prices.
-NORMALIZE_CHOICES: tuple[str | None, ...] = ("last", None)
+#: Values of ``normalize``: divide by the window's last value, or keep raw prices.
+Normalize = Literal["last", "none"]
+
+#: Accepted values of ``normalize`` (``None`` is also accepted and stored as ``"none"``).
+NORMALIZE_CHOICES: tuple[str, ...] = get_args(Normalize)
 
 
 @dataclass(frozen=True)
@@ -19,30 +22,34 @@ class FeatureConfig:
     """Settings of :class:`~feature_extraction.FeatureExtraction`.
 
     Args:
-        window_size: Length of the moving average (``>= 1``).
-        normalize: ``"last"`` divides each window by its last value before the features
-            are taken (they then do not depend on the price level); ``None`` keeps raw
-            prices (the seed's definition).
+        window_size: Length of the moving average (>= 1).
+        normalize: "last" divides each window by its last value before the features are
+            taken (they then do not depend on the price level); "none" keeps raw prices
+            (the seed's definition; None is accepted and stored as "none").
 
     Raises:
-        ValueError: A field has a bad value; the message names the field.
+        ValueError: A field has a bad value; the message starts with the field's name.
 
     Examples:
         >>> FeatureConfig(window_size=3).min_window
         4
         >>> FeatureConfig(normalize=None).to_dict()
-        {'window_size': 5, 'normalize': None}
+        {'window_size': 5, 'normalize': 'none'}
     """
 
     window_size: int = 5
-    normalize: str | None = "last"
+    normalize: Normalize = "last"
 
     def __post_init__(self) -> None:
         size = self.window_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"window_size must be an integer >= 1, got {size!r}")
+        if self.normalize is None:
+            object.__setattr__(self, "normalize", "none")
         if self.normalize not in NORMALIZE_CHOICES:
-            raise ValueError(f"normalize must be 'last' or None, got {self.normalize!r}")
+            raise ValueError(
+                f"normalize must be one of {', '.join(NORMALIZE_CHOICES)}, got {self.normalize!r}"
+            )
 
     @property
     def min_window(self) -> int:
@@ -53,6 +60,32 @@ class FeatureConfig:
         """
         return max(3, self.window_size + 1)
 
+    def n_features(self, channels: int = 1) -> int:
+        """Features of a window with ``channels`` channels: ``6 * channels``."""
+        return len(FEATURE_NAMES) * channels
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-able dict (``FeatureConfig(**d)`` rebuilds it)."""
+        """Return the fields as a JSON-able dict (``FeatureConfig.from_dict`` rebuilds it)."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
+        """Build a config from a mapping of field names, naming unknown keys.
+
+        Args:
+            data: Field names to values (missing ones keep their defaults).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: An unknown key or a bad value.
+        """
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(
+                f"unknown FeatureConfig field(s): {', '.join(map(str, unknown))} "
+                f"(known: {', '.join(names)})"
+            )
+        return cls(**data)

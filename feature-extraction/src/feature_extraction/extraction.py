@@ -54,7 +54,7 @@ class FeatureExtraction:
 
     Args:
         window_size: Moving-average length (``>= 1``).
-        normalize: ``"last"`` (default) or ``None`` for raw prices.
+        normalize: ``"last"`` (default) or ``"none"`` (or ``None``) for raw prices.
 
     Examples:
         >>> import numpy as np
@@ -74,8 +74,8 @@ class FeatureExtraction:
         return self.config.window_size
 
     @property
-    def normalize(self) -> str | None:
-        """``"last"`` or ``None``."""
+    def normalize(self) -> str:
+        """``"last"`` or ``"none"``."""
         return self.config.normalize
 
     @property

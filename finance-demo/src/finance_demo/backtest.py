@@ -126,13 +126,13 @@ def backtest(
     Args:
         candles: Candles DataFrame, oldest first.
         settings: Pipeline, network and training settings (defaults when ``None``);
-            ``training.test_fraction`` is ignored (the folds are the test).
+            ``evaluation.test_fraction`` is ignored (the folds are the test).
         folds: Number of out-of-sample blocks (default 5).
         retrain_every: Samples per block instead of ``folds``.
         symbol: Ticker recorded in the report.
         interval: Candle interval recorded in the report.
         progress: Called after each fold with ``(fold, folds, info)``.
-        level: Interval level (default ``settings.training.level``).
+        level: Interval level (default ``settings.evaluation.level``).
         start: Share of the labeled samples before the first fold.
 
     Returns:
@@ -147,12 +147,12 @@ def backtest(
 
     settings = settings or Settings()
     p, t = settings.pipeline, settings.training
-    level = t.level if level is None else level
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise SettingsError(f"level must be in (0, 1), got {level!r}")
-    fold_settings = dataclasses.replace(
-        settings, training=dataclasses.replace(t, test_fraction=0.0)
-    )
+    level = settings.evaluation.level if level is None else level
+    try:
+        evaluation = dataclasses.replace(settings.evaluation, test_fraction=0.0, level=level)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    fold_settings = dataclasses.replace(settings, evaluation=evaluation)
     features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
     data = build_dataset(candles, p, features).labeled()
     bounds = fold_bounds(len(data), folds=folds, retrain_every=retrain_every, start=start)

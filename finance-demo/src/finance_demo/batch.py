@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from finance_demo.dataset import build_dataset
-from finance_demo.system import pipeline_of
+from finance_demo.system import level_of, pipeline_of
 
 __all__ = ["batch_predict"]
 
@@ -32,11 +32,10 @@ def batch_predict(model: Any, candles: Any, level: float | None = None) -> Any:
     import pandas as pd
     from feature_extraction import FeatureExtraction
 
-    meta = model.metadata or {}
     pipeline = pipeline_of(model)
     if level is None:
-        level = float(meta.get("training", {}).get("level", 0.9))
-    features = FeatureExtraction(**meta.get("features", {}))
+        level = level_of(model)
+    features = FeatureExtraction(window_size=pipeline.window_size, normalize=pipeline.normalize)
     data = build_dataset(candles, pipeline, features)
     fc = model.forecast(data.X, level=level)
     n, h = data.y.shape

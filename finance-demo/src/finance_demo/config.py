@@ -1,202 +1,62 @@
-"""Settings of the pipeline: frozen dataclasses and a loader that names every mistake.
+"""Settings of the pipeline: the lower packages' configs, composed, and one loader.
 
-A settings file (YAML) has up to five sections; every key is optional::
+Each parameter has one home: the package that uses it owns its frozen config, with its one
+default and its one validation. A settings file (YAML) maps its sections one to one to
+those classes; every key is optional::
 
-    data:     {symbol: ^GSPC, period: max, interval: 1d, source: sample}
-    buffer:   {buffer_size: 50, step_size: 1}
-    features: {window_size: 5, normalize: last}
-    model:    {seq_len: 20, horizons: [1], hidden_dim: 32, num_layers: 2, dropout: 0.0,
-               bidirectional: false, attention: false, num_heads: 4}
-    training: {epochs: 20, batch_size: 256, lr: 0.003, weight_decay: 1.0e-5, patience: 5,
-               seed: 0, val_fraction: 0.15, test_fraction: 0.15, level: 0.9,
-               num_threads: 1}
+    data:       DataConfig          (symbol, period, interval, source)
+    buffer:     signal_processing.BufferConfig      (buffer_size, step_size)
+    features:   feature_extraction.FeatureConfig    (window_size, normalize)
+    model:      model.ModelConfig   (seq_len, horizons, hidden_dim, ...; input_dim is
+                derived from the features, not a key)
+    training:   model.TrainConfig   (epochs, batch_size, lr, patience, seed, ...)
+    evaluation: EvaluationConfig    (test_fraction, level): the pipeline's own
 
-``seq_len`` and ``horizons`` live in the ``model`` section of the file (they shape the
-network's input and output) but in :class:`PipelineConfig` in code.
+:func:`settings_schema` lists every field (section, flag, type, default, choices, help) by
+introspection; the CLI's flags and the README's parameter table are generated from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import math
+import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
+
+from feature_extraction.config import FeatureConfig
+from model.calibration import check_level
+from model.config import ModelConfig, TrainConfig
+from signal_processing import BufferConfig
 
 from finance_demo.errors import SettingsError
 
 __all__ = [
     "DataConfig",
-    "ModelSettings",
-    "PipelineConfig",
+    "EvaluationConfig",
+    "Pipeline",
+    "SettingField",
     "Settings",
-    "TrainingConfig",
     "load_settings",
     "load_settings_file",
+    "schema_markdown",
+    "settings_from_flags",
+    "settings_schema",
 ]
-
-_NORMALIZE = ("last", "none")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingsError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _check_float(name: str, value: Any, low: float, high: float, *, open_low=False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(f"{name} must be a number, got {value!r}")
-    if value < low or value > high or (open_low and value == low):
-        bracket = "(" if open_low else "["
-        raise SettingsError(f"{name} must be in {bracket}{low}, {high}], got {value}")
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise SettingsError(f"{name} must be true or false, got {value!r}")
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """Window sizes shared by training and the live loop (saved in the model file).
-
-    Args:
-        buffer_size: Closes per window (the Buffer's size).
-        step_size: New closes between two windows (1 = a window every tick).
-        seq_len: Feature vectors (windows) per model input sequence.
-        window_size: Moving-average window of the feature extraction.
-        normalize: ``"last"`` (windows divided by their last close) or ``"none"``.
-        horizons: Ticks ahead of each predicted log return.
-
-    Examples:
-        >>> cfg = PipelineConfig(buffer_size=30, seq_len=10)
-        >>> cfg.min_history
-        40
-    """
-
-    buffer_size: int = 50
-    step_size: int = 1
-    seq_len: int = 20
-    window_size: int = 5
-    normalize: str = "last"
-    horizons: tuple[int, ...] = (1,)
-
-    def __post_init__(self) -> None:
-        _check_int("buffer_size", self.buffer_size, 2)
-        _check_int("step_size", self.step_size, 1)
-        _check_int("seq_len", self.seq_len, 1)
-        _check_int("window_size", self.window_size, 1)
-        if self.window_size > self.buffer_size:
-            raise SettingsError(
-                f"window_size must be <= buffer_size ({self.buffer_size}), got {self.window_size}"
-            )
-        if self.normalize not in _NORMALIZE:
-            raise SettingsError(f"normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
-        horizons = self.horizons
-        if isinstance(horizons, int) and not isinstance(horizons, bool):
-            horizons = (horizons,)
-        if not isinstance(horizons, (list, tuple)) or not horizons:
-            raise SettingsError(f"horizons must be a non-empty list of integers, got {horizons!r}")
-        for h in horizons:
-            _check_int("horizons", h, 1)
-        if any(b <= a for a, b in itertools.pairwise(horizons)):
-            raise SettingsError(f"horizons must be strictly increasing, got {list(horizons)}")
-        object.__setattr__(self, "horizons", tuple(horizons))
-
-    @property
-    def span(self) -> int:
-        """Closes covered by one input sequence: ``buffer_size + (seq_len - 1) * step_size``."""
-        return self.buffer_size + (self.seq_len - 1) * self.step_size
-
-    @property
-    def min_history(self) -> int:
-        """Closes needed for one sequence and its longest-horizon target."""
-        return self.span + max(self.horizons)
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """Network size (the ``model`` package's ``ModelConfig`` without in/out sizes).
-
-    Examples:
-        >>> ModelSettings(hidden_dim=16).hidden_dim
-        16
-    """
-
-    hidden_dim: int = 32
-    num_layers: int = 2
-    dropout: float = 0.0
-    bidirectional: bool = False
-    attention: bool = False
-    num_heads: int = 4
-
-    def __post_init__(self) -> None:
-        _check_int("hidden_dim", self.hidden_dim, 1)
-        _check_int("num_layers", self.num_layers, 1)
-        _check_float("dropout", self.dropout, 0.0, 0.99)
-        _check_bool("bidirectional", self.bidirectional)
-        _check_bool("attention", self.attention)
-        _check_int("num_heads", self.num_heads, 1)
-        width = self.hidden_dim * (2 if self.bidirectional else 1)
-        if self.attention and width % self.num_heads:
-            raise SettingsError(
-                f"num_heads ({self.num_heads}) must divide hidden_dim x directions ({width})"
-            )
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """Training and evaluation settings.
-
-    Args:
-        epochs: Maximum passes over the training part.
-        batch_size: Sequences per optimizer step.
-        lr: Adam learning rate.
-        weight_decay: L2 penalty.
-        patience: Epochs without validation improvement before stopping early.
-        seed: Seed of weights and shuffling.
-        val_fraction: Share of samples (after the training part) used for validation.
-        test_fraction: Share of samples at the end held out for the test evaluation.
-        level: Nominal coverage of the prediction intervals.
-        num_threads: Torch threads while training and evaluating (``null``: torch's
-            default). 1 by measurement: on a busy 2-core machine two threads made some
-            epochs 30x slower (0.4-0.6 s vs up to 31 s per epoch on the S&P 500 sample).
-
-    Examples:
-        >>> TrainingConfig(epochs=3).epochs
-        3
-    """
-
-    epochs: int = 20
-    batch_size: int = 256
-    lr: float = 3e-3
-    weight_decay: float = 1e-5
-    patience: int = 5
-    seed: int = 0
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    level: float = 0.9
-    num_threads: int | None = 1
-
-    def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, 1)
-        if self.num_threads is not None:
-            _check_int("num_threads", self.num_threads, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_float("lr", self.lr, 0.0, 10.0, open_low=True)
-        _check_float("weight_decay", self.weight_decay, 0.0, 10.0)
-        _check_int("patience", self.patience, 1)
-        _check_int("seed", self.seed, 0)
-        _check_float("val_fraction", self.val_fraction, 0.0, 0.5, open_low=True)
-        _check_float("test_fraction", self.test_fraction, 0.0, 0.5)
-        _check_float("level", self.level, 0.5, 0.999)
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Where the candles come from (used by the CLI and notebooks).
+
+    Args:
+        symbol: Ticker, e.g. AAPL or ^GSPC (required by the commands that fetch).
+        period: History length (1mo, 1y, 5y, max...).
+        interval: Candle interval (1h, 1d, 1wk...).
+        source: Where candles come from: yahoo, sample, csv:PATH, replay.
 
     Examples:
         >>> DataConfig(symbol="MSFT").source
@@ -218,73 +78,209 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class EvaluationConfig:
+    """How a trained model is scored: the pipeline's only own settings.
+
+    Args:
+        test_fraction: Share of the samples at the end held out for the test evaluation,
+            in [0, 0.5].
+        level: Nominal coverage of the prediction intervals, strictly between 0 and 1.
+
+    Examples:
+        >>> EvaluationConfig().level
+        0.9
+    """
+
+    test_fraction: float = 0.15
+    level: float = 0.9
+
+    def __post_init__(self) -> None:
+        value = self.test_fraction
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not 0.0 <= value <= 0.5
+        ):
+            raise ValueError(f"test_fraction must be in [0, 0.5], got {value!r}")
+        check_level(self.level)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-able dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The window sizes the data and the live loop share: a view of three configs.
+
+    Nothing is declared here: every size is read from the buffer, features or model
+    config. The flat :meth:`to_dict` is what the model file records as ``pipeline``.
+
+    Args:
+        buffer: The buffer's sizes.
+        features: The feature extraction's settings.
+        model: The network's config (``seq_len``, ``horizons``).
+
+    Examples:
+        >>> p = Pipeline.build(buffer_size=30, seq_len=10)
+        >>> p.span, p.min_history
+        (39, 40)
+    """
+
+    buffer: BufferConfig = field(default_factory=BufferConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        if self.features.window_size > self.buffer.buffer_size:
+            raise SettingsError(
+                f"features.window_size must be <= buffer_size ({self.buffer.buffer_size}), "
+                f"got {self.features.window_size}"
+            )
+
+    @classmethod
+    def build(cls, **sizes: Any) -> Pipeline:
+        """Build the view from flat sizes (``buffer_size=30, seq_len=10, ...``).
+
+        Each key goes to the config that owns it; unknown keys are refused.
+
+        Raises:
+            ValueError: An unknown key or a bad value.
+        """
+        parts: dict[str, dict[str, Any]] = {"buffer": {}, "features": {}, "model": {}}
+        owners = {"buffer": BufferConfig, "features": FeatureConfig, "model": ModelConfig}
+        for key, value in sizes.items():
+            owner = next((s for s, c in owners.items() if key in _field_names(c)), None)
+            if owner is None:
+                raise ValueError(f"unknown pipeline size {key!r}")
+            parts[owner][key] = value
+        return cls(
+            BufferConfig(**parts["buffer"]),
+            FeatureConfig(**parts["features"]),
+            ModelConfig(**parts["model"]),
+        )
+
+    buffer_size = property(lambda self: self.buffer.buffer_size, doc="Closes per window.")
+    step_size = property(lambda self: self.buffer.step_size, doc="Closes between windows.")
+    window_size = property(lambda self: self.features.window_size, doc="Moving average.")
+    normalize = property(lambda self: self.features.normalize, doc="Window normalization.")
+    seq_len = property(lambda self: self.model.seq_len, doc="Windows per input sequence.")
+    horizons = property(lambda self: self.model.horizons, doc="Ticks ahead of each output.")
+
+    @property
+    def span(self) -> int:
+        """Closes covered by one input sequence: ``buffer_size + (seq_len - 1) * step_size``."""
+        return self.buffer_size + (self.seq_len - 1) * self.step_size
+
+    @property
+    def min_history(self) -> int:
+        """Closes needed for one sequence and its longest-horizon target."""
+        return self.span + max(self.horizons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the flat sizes (``Pipeline.build(**d)`` rebuilds the view's sizes)."""
+        return {
+            "buffer_size": self.buffer_size,
+            "step_size": self.step_size,
+            "seq_len": self.seq_len,
+            "window_size": self.window_size,
+            "normalize": self.normalize,
+            "horizons": list(self.horizons),
+        }
+
+
+#: Section name -> the config class it maps to, in file order.
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "buffer": BufferConfig,
+    "features": FeatureConfig,
+    "model": ModelConfig,
+    "training": TrainConfig,
+    "evaluation": EvaluationConfig,
+}
+
+#: Fields that are derived by the pipeline, not settings: neither keys nor flags.
+DERIVED: frozenset[tuple[str, str]] = frozenset(
+    {("model", "input_dim"), ("buffer", "channel_shape")}
+)
+
+#: Keys that moved between sections, for a helpful message on old files.
+_MOVED = {("training", "test_fraction"): "evaluation", ("training", "level"): "evaluation"}
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _keys(section: str) -> list[str]:
+    return [n for n in _field_names(SECTIONS[section]) if (section, n) not in DERIVED]
+
+
+@dataclass(frozen=True)
 class Settings:
-    """All settings of a run: data, pipeline, network and training.
+    """All settings of a run, one section per config class (see the module docstring).
+
+    ``model.input_dim`` is derived from the features; ``pipeline`` is a view of the
+    buffer, features and model sections.
 
     Examples:
         >>> s = load_settings({"buffer": {"buffer_size": 30}, "training": {"epochs": 2}})
-        >>> (s.pipeline.buffer_size, s.training.epochs, s.model.hidden_dim)
+        >>> (s.buffer.buffer_size, s.training.epochs, s.model.hidden_dim)
         (30, 2, 32)
     """
 
     data: DataConfig = field(default_factory=DataConfig)
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    model: ModelSettings = field(default_factory=ModelSettings)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
+    buffer: BufferConfig = field(default_factory=BufferConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+
+    def __post_init__(self) -> None:
+        for section, cls in SECTIONS.items():
+            value = getattr(self, section)
+            if not isinstance(value, cls):
+                raise SettingsError(
+                    f"{section} must be a {cls.__name__}, got {type(value).__name__}"
+                )
+        if self.buffer.channel_shape != (1,):
+            raise SettingsError("buffer.channel_shape must be (1,): the pipeline reads closes")
+        input_dim = self.features.n_features(self.buffer.channels)
+        if self.model.input_dim != input_dim:
+            object.__setattr__(self, "model", dataclasses.replace(self.model, input_dim=input_dim))
+        Pipeline(self.buffer, self.features, self.model)  # the cross-section checks
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The window sizes shared by training and the live loop (a view, see :class:`Pipeline`)."""
+        return Pipeline(self.buffer, self.features, self.model)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Return the settings in the file layout (sections of plain values)."""
-        p = dataclasses.asdict(self.pipeline)
-        model = dataclasses.asdict(self.model)
-        model.update(seq_len=p["seq_len"], horizons=list(p["horizons"]))
-        return {
-            "data": dataclasses.asdict(self.data),
-            "buffer": {"buffer_size": p["buffer_size"], "step_size": p["step_size"]},
-            "features": {"window_size": p["window_size"], "normalize": p["normalize"]},
-            "model": model,
-            "training": dataclasses.asdict(self.training),
-        }
+        out: dict[str, dict[str, Any]] = {}
+        for section in SECTIONS:
+            config = getattr(self, section)
+            values = {name: getattr(config, name) for name in _keys(section)}
+            out[section] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        return out
 
 
-# section -> (class, keys of that section that belong to the class)
-_SECTIONS: dict[str, tuple[type, tuple[str, ...]]] = {
-    "data": (DataConfig, ("symbol", "period", "interval", "source")),
-    "buffer": (PipelineConfig, ("buffer_size", "step_size")),
-    "features": (PipelineConfig, ("window_size", "normalize")),
-    "model": (
-        ModelSettings,
-        ("hidden_dim", "num_layers", "dropout", "bidirectional", "attention", "num_heads"),
-    ),
-    "training": (TrainingConfig, tuple(f.name for f in dataclasses.fields(TrainingConfig))),
-}
-_PIPELINE_IN_MODEL = ("seq_len", "horizons")
-_PIPELINE_SECTION = {
-    "buffer_size": "buffer",
-    "step_size": "buffer",
-    "window_size": "features",
-    "normalize": "features",
-    "seq_len": "model",
-    "horizons": "model",
-}
-
-
-def _build(cls: type, values: dict[str, Any], section: str | None) -> Any:
-    """Build one config, prefixing the failing key with its file section."""
+def _build(section: str, values: dict[str, Any]) -> Any:
+    """Build one section's config; its ValueError becomes ``SettingsError("section.key ...")``."""
     try:
-        return cls(**values)
-    except SettingsError as exc:
-        msg = str(exc)
-        key = msg.split(" ", 1)[0]
-        prefix = section or _PIPELINE_SECTION.get(key)
-        raise SettingsError(f"{prefix}.{msg}" if prefix else msg) from None
+        return SECTIONS[section](**values)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{section}.{exc}") from None
 
 
 def load_settings(raw: dict[str, Any] | None, base: Settings | None = None) -> Settings:
     """Build :class:`Settings` from a dict of sections, naming unknown keys and bad values.
 
     Args:
-        raw: ``{"buffer": {...}, "features": {...}, "model": {...}, "training": {...},
-            "data": {...}}``; missing sections and keys keep their defaults (or ``base``).
+        raw: ``{"data": {...}, "buffer": {...}, "features": {...}, "model": {...},
+            "training": {...}, "evaluation": {...}}``; missing sections and keys keep their
+            defaults (or ``base``'s values).
         base: Settings to start from (defaults when ``None``).
 
     Returns:
@@ -298,37 +294,35 @@ def load_settings(raw: dict[str, Any] | None, base: Settings | None = None) -> S
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise SettingsError(f"settings must be a mapping of sections, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(_SECTIONS))
+    unknown = sorted(map(str, set(raw) - set(SECTIONS)))
     if unknown:
         raise SettingsError(
-            f"unknown settings section {unknown[0]!r} (known: {', '.join(_SECTIONS)})"
+            f"unknown settings section {unknown[0]!r} (known: {', '.join(SECTIONS)})"
         )
-    values: dict[type, dict[str, Any]] = {
-        DataConfig: dataclasses.asdict(base.data),
-        PipelineConfig: dataclasses.asdict(base.pipeline),
-        ModelSettings: dataclasses.asdict(base.model),
-        TrainingConfig: dataclasses.asdict(base.training),
-    }
-    for section, body in raw.items():
+    built: dict[str, Any] = {}
+    for section in SECTIONS:
+        config = getattr(base, section)
+        body = raw.get(section)
         if body is None:
+            built[section] = config
             continue
         if not isinstance(body, dict):
             raise SettingsError(f"section {section!r} must be a mapping, got {body!r}")
-        cls, keys = _SECTIONS[section]
-        allowed = keys + (_PIPELINE_IN_MODEL if section == "model" else ())
+        allowed = _keys(section)
+        values = {name: getattr(config, name) for name in _field_names(SECTIONS[section])}
         for key, value in body.items():
             if key not in allowed:
+                moved = _MOVED.get((section, key))
+                hint = f"; it moved to {moved}.{key}" if moved else ""
                 raise SettingsError(
-                    f"unknown key {section}.{key} (known in {section}: {', '.join(allowed)})"
+                    f"unknown key {section}.{key} (known in {section}: {', '.join(allowed)}){hint}"
                 )
-            target = PipelineConfig if key in _PIPELINE_IN_MODEL else cls
-            values[target][key] = value
-    return Settings(
-        data=_build(DataConfig, values[DataConfig], "data"),
-        pipeline=_build(PipelineConfig, values[PipelineConfig], None),
-        model=_build(ModelSettings, values[ModelSettings], "model"),
-        training=_build(TrainingConfig, values[TrainingConfig], "training"),
-    )
+            values[key] = tuple(value) if isinstance(value, list) else value
+        built[section] = _build(section, values)
+    try:
+        return Settings(**built)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def load_settings_file(path: str | Path, base: Settings | None = None) -> Settings:
@@ -352,6 +346,8 @@ def load_settings_file(path: str | Path, base: Settings | None = None) -> Settin
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read settings file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not a UTF-8 text file") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -363,3 +359,184 @@ def load_settings_file(path: str | Path, base: Settings | None = None) -> Settin
         return load_settings(raw, base)
     except SettingsError as exc:
         raise SettingsError(f"{path}: {exc}") from None
+
+
+# --- the schema: every setting, by introspection ------------------------------------------
+
+
+class SettingField(NamedTuple):
+    """One setting: where it lives, its flag, type, default, choices and help.
+
+    Args:
+        section: The settings section (``buffer``, ``model``...).
+        name: The field name in that section's config class.
+        flag: The command-line flag, ``--`` + the name with dashes.
+        type: The value type (``int``, ``float``, ``bool``, ``str``); of each item
+            when ``multiple``.
+        default: The default value (a tuple when ``multiple``).
+        choices: The allowed values of a ``Literal`` field, else ``None``.
+        help: The field's description, from its class docstring's ``Args:``.
+        multiple: A tuple of values (``--horizons 1,5,20``).
+        optional: ``None`` is allowed (``null`` in a file, ``none`` as a flag value).
+    """
+
+    section: str
+    name: str
+    flag: str
+    type: type
+    default: Any
+    choices: tuple[Any, ...] | None
+    help: str
+    multiple: bool = False
+    optional: bool = False
+
+
+def _docstring_args(cls: type) -> dict[str, str]:
+    """Parse the ``Args:`` block of a class docstring into ``{name: one-line help}``."""
+    doc = typing.cast(str, cls.__doc__ or "")
+    lines = doc.expandtabs().splitlines()
+    out: dict[str, str] = {}
+    inside, current, indent = False, None, None
+    for line in lines:
+        stripped = line.strip()
+        if stripped == "Args:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        if not stripped:
+            current = None
+            continue
+        width = len(line) - len(line.lstrip())
+        match = re.match(r"(\w+)(?: \([^)]*\))?: (.*)", stripped)
+        if match and (indent is None or width == indent):
+            indent = width
+            current = match.group(1)
+            out[current] = match.group(2)
+        elif current is not None and indent is not None and width > indent:
+            out[current] += " " + stripped
+        else:
+            break
+    return {k: re.sub(r"``([^`]*)``", r"\1", v) for k, v in out.items()}
+
+
+def _describe_type(hint: Any) -> tuple[type, tuple[Any, ...] | None, bool, bool]:
+    """Return ``(item type, choices, multiple, optional)`` of a field's type hint."""
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        if len(args) != 1:
+            raise TypeError(f"unsupported settings type {hint!r}")
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        return type(choices[0]), choices, False, optional
+    if origin is tuple:
+        return typing.get_args(hint)[0], None, True, optional
+    if hint in (int, float, bool, str):
+        return hint, None, False, optional
+    raise TypeError(f"unsupported settings type {hint!r}")
+
+
+def settings_schema() -> list[SettingField]:
+    """Every setting of every section, derived from the config classes.
+
+    Fields come from ``dataclasses.fields`` (in declaration order), types from
+    ``typing.get_type_hints`` (``Literal`` gives the choices, ``tuple[int, ...]`` a
+    comma-separated flag), help from each class docstring's ``Args:``. Derived fields
+    (``model.input_dim``, ``buffer.channel_shape``) are left out.
+
+    Returns:
+        One :class:`SettingField` per setting, sections in file order; flags are unique.
+
+    Examples:
+        >>> [f.flag for f in settings_schema() if f.section == "buffer"]
+        ['--buffer-size', '--step-size']
+    """
+    out: list[SettingField] = []
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        helps = _docstring_args(cls)
+        for f in dataclasses.fields(cls):
+            if (section, f.name) in DERIVED:
+                continue
+            item, choices, multiple, optional = _describe_type(hints[f.name])
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            if f.name not in helps:
+                raise TypeError(f"{cls.__name__}.{f.name} has no Args: entry in its docstring")
+            out.append(
+                SettingField(
+                    section=section,
+                    name=f.name,
+                    flag="--" + f.name.replace("_", "-"),
+                    type=item,
+                    default=default,
+                    choices=choices,
+                    help=helps[f.name],
+                    multiple=multiple,
+                    optional=optional,
+                )
+            )
+    flags = [f.flag for f in out]
+    duplicates = sorted({x for x in flags if flags.count(x) > 1})
+    assert not duplicates, f"settings flags are not unique: {duplicates}"
+    return out
+
+
+def settings_from_flags(values: dict[str, Any], base: Settings | None = None) -> Settings:
+    """Apply flag values over ``base`` (flag > ``--config`` file > default).
+
+    Args:
+        values: ``{"section.name": value}``; ``None`` values are flags not given and are
+            skipped. Tuples may be given as lists.
+        base: Settings to start from (the ``--config`` file's, or defaults).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        SettingsError: An unknown ``section.name`` or a bad value.
+    """
+    raw: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        section, _, name = key.partition(".")
+        raw.setdefault(section, {})[name] = value
+    return load_settings(raw, base)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def schema_markdown() -> str:
+    """Render :func:`settings_schema` as a Markdown table (the README's parameter reference).
+
+    Returns:
+        The table, one row per setting, ending with a newline.
+    """
+    rows = [
+        "| key | flag | type | default | description |",
+        "|---|---|---|---|---|",
+    ]
+    for f in settings_schema():
+        kind = " \\| ".join(f"`{c}`" for c in f.choices) if f.choices else f.type.__name__
+        if f.multiple:
+            kind = f"list of {kind}"
+        if f.optional:
+            kind += " or null"
+        text = f.help.replace("|", "\\|")
+        rows.append(
+            f"| `{f.section}.{f.name}` | `{f.flag}` | {kind} | `{_cell(f.default)}` | {text} |"
+        )
+    return "\n".join(rows) + "\n"

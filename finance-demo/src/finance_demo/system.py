@@ -14,33 +14,58 @@ import numpy as np
 from signal_processing import Buffer
 from signal_processing import System as BaseSystem
 
-from finance_demo.config import PipelineConfig
+from finance_demo.config import Pipeline
 from finance_demo.errors import ForeignModelError
 
 __all__ = ["Prediction", "Predictor", "System", "pipeline_of"]
 
 
-def pipeline_of(model: Any) -> PipelineConfig:
-    """Return the :class:`PipelineConfig` recorded in a trained model's metadata.
+def pipeline_of(model: Any) -> Pipeline:
+    """Return the :class:`~finance_demo.Pipeline` recorded in a trained model.
 
     Args:
         model: A trained ``model.Model`` whose ``metadata["pipeline"]`` was written by
             :func:`finance_demo.train_model`.
 
     Returns:
-        The pipeline configuration.
+        The window sizes: the buffer's, the features' and the model's config (with the
+        recorded ``seq_len`` and ``horizons``).
 
     Raises:
         ForeignModelError: The model has no pipeline metadata (it was not trained by this
-            package).
+            package), or the metadata is broken.
     """
+    import dataclasses
+
+    from feature_extraction.config import FeatureConfig
+    from signal_processing import BufferConfig
+
     meta = getattr(model, "metadata", None) or {}
     raw = meta.get("pipeline")
     if not isinstance(raw, dict):
         raise ForeignModelError(
             "the model was not written by 'stock-analyzer train' (no pipeline settings)"
         )
-    return PipelineConfig(**raw)
+    try:
+        features = meta.get("features") or {
+            k: raw[k] for k in ("window_size", "normalize") if k in raw
+        }
+        sizes = {k: raw[k] for k in ("buffer_size", "step_size") if k in raw}
+        shape = {k: raw[k] for k in ("seq_len", "horizons") if k in raw}
+        return Pipeline(
+            BufferConfig(**sizes),
+            FeatureConfig.from_dict(features),
+            dataclasses.replace(model.config, **shape),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ForeignModelError(f"the model file's pipeline settings are broken: {exc}") from None
+
+
+def level_of(model: Any) -> float:
+    """Return the interval level a model was evaluated at (0.9 when not recorded)."""
+    meta = getattr(model, "metadata", None) or {}
+    recorded = meta.get("evaluation_config") or meta.get("training") or {}
+    return float(recorded.get("level", 0.9))
 
 
 class Predictor:
@@ -111,9 +136,9 @@ class System(BaseSystem):
         self.interval: str | None = meta.get("interval")
         self.symbol: str | None = meta.get("symbol")
         if level is None:
-            level = float(meta.get("training", {}).get("level", 0.9))
-        features = FeatureExtraction(**meta.get("features", {}))
+            level = level_of(model)
         p = self.pipeline
+        features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
         super().__init__(
             Buffer(p.buffer_size, step_size=p.step_size),
             {"features": features, "predictor": Predictor(model, level)},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -99,8 +98,9 @@ def train_model(
 
     Returns:
         The trained ``model.Model``; ``model.metadata`` holds ``symbol``, ``interval``,
-        ``pipeline``, ``features``, ``training``, ``dataset``, ``evaluation`` (see
-        :func:`evaluate`) and ``history`` (per-epoch losses).
+        ``pipeline`` (flat window sizes), ``features``, ``training`` (the TrainConfig),
+        ``evaluation_config``, ``dataset``, ``evaluation`` (see :func:`evaluate`) and
+        ``history`` (per-epoch losses).
 
     Raises:
         InsufficientDataError: Too few candles for the window sizes and the split.
@@ -121,40 +121,21 @@ def _train(
     """The body of :func:`train_model`, with torch's thread count already set."""
     from feature_extraction import FeatureExtraction
 
-    from model import Model, ModelConfig
+    from model import Model
 
-    p, t = settings.pipeline, settings.training
+    p, t, e = settings.pipeline, settings.training, settings.evaluation
     features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
     data = build_dataset(candles, p, features)
-    train, val, test = split_dataset(data, t.val_fraction, t.test_fraction, p.step_size)
-    config = ModelConfig(
-        input_dim=data.X.shape[2],
-        horizons=p.horizons,
-        **dataclasses.asdict(settings.model),
-    )
-    model = Model(config)
-    history = model.train(
-        train.X,
-        train.y,
-        X_val=val.X,
-        y_val=val.y,
-        epochs=t.epochs,
-        batch_size=t.batch_size,
-        lr=t.lr,
-        weight_decay=t.weight_decay,
-        patience=t.patience,
-        seed=t.seed,
-        progress=progress,
-    )
-    pipeline = dataclasses.asdict(p)
-    pipeline["horizons"] = list(p.horizons)
+    train, val, test = split_dataset(data, t.val_fraction, e.test_fraction, p.step_size)
+    model = Model(settings.model)
+    history = model.train(train.X, train.y, t, X_val=val.X, y_val=val.y, progress=progress)
     model.metadata.update(
         symbol=symbol,
         interval=interval,
-        pipeline=pipeline,
+        pipeline=p.to_dict(),
         features=features.to_dict(),
-        model_settings=dataclasses.asdict(settings.model),
-        training=dataclasses.asdict(t),
+        training=t.to_dict(),
+        evaluation_config=e.to_dict(),
         dataset={
             "candles": len(candles),
             "first": _iso(candles.index[0]),
@@ -165,7 +146,7 @@ def _train(
             "test": len(test),
             "test_start": _iso(test.times[0]) if len(test) else None,
         },
-        evaluation=evaluate(model, test, t.level),
+        evaluation=evaluate(model, test, e.level),
         history=[dict(r) for r in history],
     )
     return model

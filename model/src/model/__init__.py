@@ -4,9 +4,9 @@ Works on arrays only: ``X`` is ``(N, seq_len, input_dim)`` features, ``y`` the l
 per horizon. ``Model`` trains, predicts (``execute`` for one sequence, ``predict`` /
 ``forecast`` for a batch), saves and loads; ``model.metrics`` scores forecasts.
 
-``import model`` imports no torch: the configs, errors, metrics and the model file header
-(``read_header``) are torch-free; ``Model``, ``Forecast``, ``LSTMNetwork``, ``TrainConfig``
-and ``DEFAULT_BATCH_SIZE`` are imported on first use (PEP 562).
+``import model`` imports no torch: the configs (``ModelConfig``, ``TrainConfig``), errors,
+metrics, scalers and the model file header (``read_header``) are torch-free; ``Model``,
+``Forecast`` and ``LSTMNetwork`` are imported on first use (PEP 562).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from model import metrics
 from model.calibration import ConformalCalibration
-from model.config import ModelConfig
+from model.config import DEFAULT_BATCH_SIZE, ModelConfig, TrainConfig
 from model.errors import ModelError, ModelFileError
 from model.fileformat import ModelHeader, read_header
 from model.scaling import Standardizer
@@ -24,13 +24,7 @@ from model.scaling import Standardizer
 __version__ = "1.0.0"
 
 #: Public names whose modules import torch, loaded on first attribute access.
-_LAZY = {
-    "Forecast": "model.core",
-    "Model": "model.core",
-    "LSTMNetwork": "model.network",
-    "TrainConfig": "model.training",
-    "DEFAULT_BATCH_SIZE": "model.training",
-}
+_LAZY = {"Forecast": "model.core", "Model": "model.core", "LSTMNetwork": "model.network"}
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

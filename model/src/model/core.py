@@ -16,13 +16,13 @@ import numpy as np
 import torch
 
 from model.calibration import ConformalCalibration
-from model.config import ModelConfig
+from model.config import ModelConfig, TrainConfig
 from model.errors import ModelFileError
 from model.fileformat import read_header, write_file
 from model.network import LSTMNetwork
 from model.persistence import NET_PREFIX, decode, encode
 from model.scaling import Standardizer
-from model.training import DEFAULT_BATCH_SIZE, ProgressCallback, TrainConfig, fit
+from model.training import ProgressCallback, fit
 
 __all__ = ["Forecast", "Model"]
 
@@ -84,8 +84,9 @@ class Model:
         >>> rng = np.random.default_rng(0)
         >>> X = rng.normal(size=(200, 10, 6)).astype("float32")
         >>> y = 0.01 * X[:, -1, 0] + 0.001 * rng.normal(size=200)
+        >>> from model import TrainConfig
         >>> m = Model(hidden_dim=8, num_layers=1)
-        >>> history = m.train(X, y, epochs=3, seed=0)
+        >>> history = m.train(X, y, TrainConfig(epochs=3, seed=0))
         >>> len(history), m.execute(X[0]).shape
         (3, (1,))
         >>> lower, upper = m.predict_interval(X[:5], level=0.9)
@@ -165,47 +166,29 @@ class Model:
         self,
         X: Any,
         y: Any,
+        config: TrainConfig | None = None,
         *,
         X_val: Any = None,
         y_val: Any = None,
-        epochs: int = 100,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-5,
-        val_fraction: float = 0.15,
-        patience: int = 10,
-        seed: int = 0,
         progress: ProgressCallback | None = None,
-        grad_clip: float = 1.0,
-        beta: float = 0.5,
-        num_threads: int | None = None,
     ) -> list[dict[str, Any]]:
         """Train from scratch (seeded), keep the best epoch, calibrate on validation.
 
-        Without ``X_val``, the last ``val_fraction`` of ``X`` (time order, not shuffled)
-        is the validation part. Feature and target scalers are fitted on the training part
-        only. The loss is the Gaussian NLL (beta-NLL, ``beta``) of the scaled targets;
-        Adam with ``weight_decay``, gradient clipping at ``grad_clip``, the learning rate
-        halves on a validation plateau, and training stops after ``patience`` epochs
-        without improvement, restoring the best weights. The same ``seed``, data and
-        thread count give bit-identical weights on CPU.
+        Without ``X_val``, the last ``config.val_fraction`` of ``X`` (time order, not
+        shuffled) is the validation part. Feature and target scalers are fitted on the
+        training part only. The loss is the Gaussian NLL (beta-NLL, ``config.beta``) of the
+        scaled targets; Adam with ``weight_decay``, gradient clipping at ``grad_clip``, the
+        learning rate halves on a validation plateau, and training stops after
+        ``patience`` epochs without improvement, restoring the best weights. The same
+        seed, data and thread count give bit-identical weights on CPU.
 
         Args:
             X: ``(N, seq_len, input_dim)`` features, oldest first.
             y: ``(N,)`` or ``(N, H)`` log returns, one column per horizon.
+            config: The run's settings (``TrainConfig()`` when ``None``).
             X_val: Optional explicit validation features.
             y_val: Targets of ``X_val``.
-            epochs: Maximum epochs.
-            batch_size: Samples per step.
-            lr: Initial learning rate.
-            weight_decay: Adam weight decay.
-            val_fraction: Validation fraction when ``X_val`` is not given.
-            patience: Early-stopping patience in epochs.
-            seed: Seed of initialization, dropout and shuffling.
             progress: ``progress(epoch, epochs, record)`` after each epoch.
-            grad_clip: Maximum gradient norm (0 disables it).
-            beta: beta-NLL exponent (0 = plain Gaussian NLL).
-            num_threads: Torch threads while training (``None``: leave as set).
 
         Returns:
             One record per epoch: ``epoch``, ``train_loss`` (the optimized, beta-weighted
@@ -214,18 +197,12 @@ class Model:
         Raises:
             ValueError: Bad shapes, non-finite values, too few samples or a bad setting.
         """
-        settings = TrainConfig(
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            val_fraction=val_fraction,
-            patience=patience,
-            seed=seed,
-            grad_clip=grad_clip,
-            beta=beta,
-            num_threads=num_threads,
-        )
+        if config is None:
+            config = TrainConfig()
+        elif not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        settings = config
+        val_fraction = config.val_fraction
         X = self._check_X(X)
         y = self._check_y(y, X.shape[0])
         if (X_val is None) != (y_val is None):

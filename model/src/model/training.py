@@ -5,96 +5,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from model.config import DEFAULT_BATCH_SIZE, TrainConfig
+
 __all__ = ["DEFAULT_BATCH_SIZE", "ProgressCallback", "TrainConfig", "fit", "gaussian_nll"]
 
-#: Default mini-batch size, chosen by measurement on a 2-core CPU (see the README).
-DEFAULT_BATCH_SIZE = 256
-
 ProgressCallback = Callable[[int, int, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of one training run (see ``Model.train``).
-
-    Args:
-        epochs: Maximum number of passes over the training part.
-        batch_size: Samples per optimizer step.
-        lr: Initial Adam learning rate.
-        weight_decay: Adam weight decay (L2).
-        val_fraction: Last fraction of the (time-ordered) data held out for validation
-            when no explicit validation set is given, in ``(0, 1)``.
-        patience: Epochs without a better validation loss before stopping; the
-            learning rate halves after ``max(1, patience // 3)`` such epochs.
-        seed: Seed of the weight initialization, dropout and batch shuffling.
-        grad_clip: Maximum gradient norm (``0`` disables clipping).
-        beta: Exponent of beta-NLL (Seitzer et al., 2022): each sample's Gaussian NLL is
-            weighted by ``stopgrad(var) ** beta``; ``0`` is the plain NLL.
-        num_threads: Torch intra-op threads during training (``None`` keeps the current
-            setting); restored afterwards.
-
-    Examples:
-        >>> TrainConfig(epochs=5).batch_size
-        256
-        >>> TrainConfig(lr=0)
-        Traceback (most recent call last):
-        ...
-        ValueError: lr must be a positive number, got 0
-    """
-
-    epochs: int = 100
-    batch_size: int = DEFAULT_BATCH_SIZE
-    lr: float = 3e-3
-    weight_decay: float = 1e-5
-    val_fraction: float = 0.15
-    patience: int = 10
-    seed: int = 0
-    grad_clip: float = 1.0
-    beta: float = 0.5
-    num_threads: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.num_threads is not None and (
-            isinstance(self.num_threads, bool)
-            or not isinstance(self.num_threads, int)
-            or self.num_threads < 1
-        ):
-            raise ValueError(f"num_threads must be a positive integer, got {self.num_threads!r}")
-        checks = {
-            "lr": lambda v: v > 0,
-            "weight_decay": lambda v: v >= 0,
-            "val_fraction": lambda v: 0 < v < 1,
-            "grad_clip": lambda v: v >= 0,
-            "beta": lambda v: 0 <= v <= 1,
-        }
-        words = {
-            "lr": "a positive number",
-            "weight_decay": "a non-negative number",
-            "val_fraction": "strictly between 0 and 1",
-            "grad_clip": "a non-negative number",
-            "beta": "in [0, 1]",
-        }
-        for name, ok in checks.items():
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or not ok(value)
-            ):
-                raise ValueError(f"{name} must be {words[name]}, got {value!r}")
 
 
 def gaussian_nll(

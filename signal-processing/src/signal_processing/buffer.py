@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -51,17 +51,23 @@ def _check_shape(value: Any) -> tuple[int, ...]:
 class BufferConfig:
     """Sizes of a :class:`Buffer`.
 
-    Attributes:
-        buffer_size: Samples per window (``B``).
-        step_size: Pushes between two windows once the buffer is full (``S``).
-        channel_shape: Shape of one sample, ``(1,)`` for a single price series.
+    Args:
+        buffer_size: Samples (closes) per window.
+        step_size: Pushes between two windows once the buffer is full (1 = a window
+            every tick).
+        channel_shape: Shape of one sample, (1,) for a single price series.
+
+    Raises:
+        ValueError: A field has a bad value; the message starts with the field's name.
 
     Examples:
         >>> BufferConfig(buffer_size=4, step_size=2).channel_shape
         (1,)
+        >>> BufferConfig().to_dict()
+        {'buffer_size': 50, 'step_size': 1, 'channel_shape': [1]}
     """
 
-    buffer_size: int
+    buffer_size: int = 50
     step_size: int = 1
     channel_shape: tuple[int, ...] = (1,)
 
@@ -69,6 +75,41 @@ class BufferConfig:
         object.__setattr__(self, "buffer_size", _check_count("buffer_size", self.buffer_size))
         object.__setattr__(self, "step_size", _check_count("step_size", self.step_size))
         object.__setattr__(self, "channel_shape", _check_shape(self.channel_shape))
+
+    @property
+    def channels(self) -> int:
+        """Values per sample: the product of ``channel_shape``."""
+        return math.prod(self.channel_shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-able dict (``BufferConfig.from_dict`` rebuilds it)."""
+        return {
+            "buffer_size": self.buffer_size,
+            "step_size": self.step_size,
+            "channel_shape": list(self.channel_shape),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BufferConfig:
+        """Build a config from a mapping of field names, naming unknown keys.
+
+        Args:
+            data: Field names to values (missing ones keep their defaults).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: An unknown key or a bad value.
+        """
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(
+                f"unknown BufferConfig field(s): {', '.join(map(str, unknown))} "
+                f"(known: {', '.join(names)})"
+            )
+        return cls(**data)
 
     def windows_after(self, ticks: int) -> int:
         """Number of windows emitted after ``ticks`` pushes from empty.

@@ -7,7 +7,6 @@ Thin on purpose: every command parses options, calls ``data_fetcher`` / ``financ
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,14 @@ from typing import Any
 import click
 
 from stock_analyzer import __version__
-from stock_analyzer.options import OneLineGroup, SourceType, config_option, user_errors
+from stock_analyzer.options import (
+    OneLineGroup,
+    SourceType,
+    config_option,
+    merge_settings,
+    settings_options,
+    user_errors,
+)
 
 __all__ = ["cli", "main"]
 
@@ -26,20 +32,12 @@ _POSITIVE = click.IntRange(min=1)
 
 
 def data_options(command: Any) -> Any:
-    """Add ``--config`` and the options that choose the candles (fetch, train, backtest)."""
-    for option in reversed(
-        [
-            config_option,
-            click.option("--symbol", help="Ticker, e.g. AAPL or ^GSPC."),
-            click.option("--period", help="History length (1mo, 1y, 5y, max...).  [default: 1y]"),
-            click.option("--interval", help="Candle interval (1h, 1d, 1wk...).  [default: 1d]"),
-            click.option(
-                "--source", type=_TRAIN_SOURCES, help="Where candles come from.  [default: yahoo]"
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
+    """Add ``--config`` and the ``data`` settings' flags (fetch, train, backtest)."""
+    return config_option(settings_options(("data",), {"source": _TRAIN_SOURCES})(command))
+
+
+#: The flags of every setting but the data ones (train, backtest), from the schema.
+pipeline_options = settings_options(("buffer", "features", "model", "training", "evaluation"))
 
 
 def _echo_err(msg: str) -> None:
@@ -113,20 +111,8 @@ def fetch(ctx: click.Context, **opts: Any) -> None:
 
 
 def _settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
-    """Merge ``--config`` with the flags given (flags win) into ``Settings``."""
-    from finance_demo import Settings, SettingsError
-
-    settings = ctx.meta.get("settings") or Settings()
-    given = {k: opts[k] for k in ("symbol", "period", "interval", "source") if opts.get(k)}
-    training = {k: opts[k] for k in ("epochs", "seed") if opts.get(k) is not None}
-    try:
-        settings = dataclasses.replace(
-            settings,
-            data=dataclasses.replace(settings.data, **given),
-            training=dataclasses.replace(settings.training, **training),
-        )
-    except SettingsError as exc:
-        raise click.BadParameter(str(exc)) from None
+    """Merge ``--config`` with the flags given (flag > file > default) into ``Settings``."""
+    settings = merge_settings(ctx, opts)
     if not settings.data.symbol:
         raise click.UsageError("Missing option '--symbol' (or data.symbol in --config).")
     return settings
@@ -169,8 +155,7 @@ class _EpochProgress(_Progress):
 
 @cli.command()
 @data_options
-@click.option("--epochs", type=_POSITIVE, help="Maximum training epochs.  [default: 20]")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed.  [default: 0]")
+@pipeline_options
 @click.option(
     "--output",
     "-o",
@@ -216,7 +201,7 @@ def train(ctx: click.Context, **opts: Any) -> None:
 
             preds = batch_predict(model, candles)
             start = meta["dataset"]["test_start"]
-            h0 = settings.pipeline.horizons[0]
+            h0 = settings.model.horizons[0]
             test = preds[(preds["horizon"] == h0) & preds["realized_return"].notna()]
             if start is not None:
                 test = test[test["time"] >= start]
@@ -360,11 +345,10 @@ class _FoldProgress(_Progress):
 
 @cli.command()
 @data_options
+@pipeline_options
 @click.option("--since", help="Drop the candles before this date (e.g. 1990-01-01).")
 @click.option("--folds", type=_POSITIVE, help="Out-of-sample blocks.  [default: 5]")
 @click.option("--retrain-every", type=_POSITIVE, help="Samples per block instead of --folds.")
-@click.option("--epochs", type=_POSITIVE, help="Maximum training epochs per fold.  [default: 20]")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed.  [default: 0]")
 @click.option("--report", type=click.Path(dir_okay=False), help="JSON report file.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG: predictions, cumulative error.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-fold progress.")

@@ -1,6 +1,7 @@
-"""Click plumbing: one-line errors, source strings, and the ``--config FILE`` option.
+"""Click plumbing: one-line errors, source strings, ``--config FILE`` and the settings flags.
 
-Nothing here imports torch or pandas, so ``--help`` and ``--version`` stay fast.
+The settings flags are derived from ``finance_demo.settings_schema()``. Nothing here
+imports torch or pandas, so ``--help`` and ``--version`` stay fast.
 """
 
 from __future__ import annotations
@@ -14,22 +15,146 @@ from typing import Any
 import click
 
 __all__ = [
-    "CONFIG_FLAGS",
+    "NULL",
+    "SETTING_PARAMS",
+    "CommaList",
     "OneLineGroup",
+    "OrNull",
     "SourceType",
     "config_option",
+    "merge_settings",
+    "settings_options",
     "user_errors",
 ]
 
-#: Settings-file keys that are also flags: ``(section, key) -> flag parameter name``.
-CONFIG_FLAGS: dict[tuple[str, str], str] = {
-    ("data", "symbol"): "symbol",
-    ("data", "period"): "period",
-    ("data", "interval"): "interval",
-    ("data", "source"): "source",
-    ("training", "epochs"): "epochs",
-    ("training", "seed"): "seed",
-}
+#: Flag parameter name -> ``"section.name"`` of the setting it sets (filled by
+#: :func:`settings_options` from ``finance_demo.settings_schema()``).
+SETTING_PARAMS: dict[str, str] = {}
+
+#: The value of ``--num-threads none`` and other optional settings: ``null`` in a file.
+NULL = "none"
+
+
+class CommaList(click.ParamType):
+    """A comma-separated list, ``1,5,20``, of ``item`` values (a tuple)."""
+
+    name = "list"
+
+    def __init__(self, item: type) -> None:
+        self.item = item
+
+    def get_metavar(self, param: Any, ctx: Any = None) -> str:
+        """Show ``1,5,20``-style input in ``--help``."""
+        return f"{self.item.__name__.upper()},..."
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        """Split on commas and convert each part."""
+        if isinstance(value, tuple):
+            return value
+        try:
+            return tuple(self.item(part.strip()) for part in str(value).split(",") if part.strip())
+        except ValueError:
+            kind = self.item.__name__
+            self.fail(f"{value!r} is not a comma-separated list of {kind}", param, ctx)
+            return None  # pragma: no cover
+
+
+class OrNull(click.ParamType):
+    """A value of ``base`` type, or ``none`` (the setting's ``null``)."""
+
+    def __init__(self, base: click.ParamType) -> None:
+        self.base = base
+        self.name = f"{base.name}|none"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        """Return :data:`NULL` for ``none``, else the base type's conversion."""
+        if isinstance(value, str) and value.lower() in (NULL, "null"):
+            return NULL
+        return self.base.convert(value, param, ctx)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else str(value)
+
+
+def settings_options(
+    sections: tuple[str, ...], types: dict[str, click.ParamType] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add one flag per setting of ``sections``, derived from ``settings_schema()``.
+
+    Each flag defaults to ``None`` (not given), so that :func:`merge_settings` applies
+    only what the user typed: flag > ``--config`` file > default. ``Literal`` fields get a
+    ``Choice``, bools ``--x/--no-x``, tuples ``--x 1,5,20``, optional fields accept
+    ``none``.
+
+    Args:
+        sections: The settings sections whose fields become flags.
+        types: A click type per field name that replaces the derived one (``source``).
+    """
+    from finance_demo import settings_schema
+
+    types = types or {}
+    decorators = []
+    for f in settings_schema():
+        if f.section not in sections:
+            continue
+        param = f.name
+        SETTING_PARAMS[param] = f"{f.section}.{f.name}"
+        help_text = f"{f.help}  [default: {_show(f.default)}]"
+        if f.type is bool and not f.multiple:
+            flag = f"{f.flag}/--no-{f.flag[2:]}"
+            decorators.append(click.option(flag, param, default=None, help=help_text))
+            continue
+        if f.name in types:
+            kind: Any = types[f.name]
+        elif f.choices:
+            kind = click.Choice([str(c) for c in f.choices])
+        elif f.multiple:
+            kind = CommaList(f.type)
+        else:
+            kind = {int: click.INT, float: click.FLOAT, str: click.STRING}[f.type]
+        if f.optional and f.type is not str:
+            kind = OrNull(kind)
+        decorators.append(click.option(f.flag, param, type=kind, default=None, help=help_text))
+
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def merge_settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
+    """Return the ``--config`` file's settings (or defaults) with the given flags applied.
+
+    Raises:
+        click.BadParameter: A flag value the settings refuse (one line, ``section.key``).
+    """
+    from finance_demo import Settings, SettingsError, load_settings, settings_from_flags
+
+    base = ctx.meta.get("settings") or Settings()
+    given = {SETTING_PARAMS[k]: v for k, v in opts.items() if k in SETTING_PARAMS}
+    nulls = [key for key, value in given.items() if value == NULL]
+    try:
+        settings = settings_from_flags({k: v for k, v in given.items() if k not in nulls}, base)
+        if nulls:
+            raw: dict[str, dict[str, Any]] = {}
+            for key in nulls:
+                section, _, name = key.partition(".")
+                raw.setdefault(section, {})[name] = None
+            settings = load_settings(raw, settings)
+    except SettingsError as exc:
+        msg = str(exc)
+        key = msg.split(" ", 1)[0]
+        names = [name for name, setting in SETTING_PARAMS.items() if setting == key]
+        param = next((p for p in ctx.command.params if p.name in names), None)
+        raise click.BadParameter(msg, ctx, param) from None
+    return settings
 
 
 class OneLineGroup(click.Group):
@@ -88,7 +213,7 @@ class SourceType(click.ParamType):
 
 
 def _load_config(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Eager callback: validate the file, keep it in ``ctx.meta``, fill ``default_map``."""
+    """Eager callback: validate the file and keep its settings in ``ctx.meta``."""
     if value is None or ctx.resilient_parsing:
         return value
     from finance_demo import SettingsError, load_settings_file
@@ -98,13 +223,6 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     except SettingsError as exc:
         raise click.BadParameter(str(exc), ctx, param) from None
     ctx.meta["settings"] = settings
-    defaults = dict(ctx.default_map or {})
-    names = {p.name for p in ctx.command.params}
-    for (section, key), flag in CONFIG_FLAGS.items():
-        value_in_file = getattr(getattr(settings, section), key)
-        if flag in names and value_in_file is not None:
-            defaults[flag] = value_in_file
-    ctx.default_map = defaults
     return value
 
 
@@ -117,8 +235,8 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
         is_eager=True,
         expose_value=False,
         callback=_load_config,
-        help="YAML settings file (sections data, buffer, features, model, training); "
-        "flags override it.",
+        help="YAML settings file (sections data, buffer, features, model, training, "
+        "evaluation); flags override it.",
     )(func)
 
 
