@@ -422,16 +422,28 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 def info(model_path: str, as_json: bool) -> None:
     """Show a model file's metadata: symbol, interval, settings, test evaluation."""
-    from model import Model
+    # Only the file's JSON header is read (``model.read_header``): no torch, no tensors, and
+    # not ``user_errors`` either (it imports data_fetcher, hence pandas: 0.6 s).
+    from model import ModelError, read_header
     from stock_analyzer.report import format_info
 
-    with user_errors():
-        model = Model.load(model_path)
-    meta = dict(model.metadata or {})
-    extra = {"network": model.config.to_dict()}
+    try:
+        header = read_header(model_path)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    meta = dict(header.metadata)
+    if "history" not in meta and header.training.get("history"):
+        meta["history"] = header.training["history"]
+    network, versions = header.config.to_dict(), dict(header.versions)
     if as_json:
-        click.echo(json.dumps({"metadata": meta, **extra}, indent=2, default=str))
+        body = {"metadata": meta, "created": header.created, "network": network}
+        click.echo(json.dumps({**body, "versions": versions}, indent=2, default=str))
     else:
+        extra = {
+            "created": header.created,
+            "network": ", ".join(f"{k}={v}" for k, v in network.items()),
+            "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        }
         click.echo(format_info(model_path, meta, extra))
 
 
