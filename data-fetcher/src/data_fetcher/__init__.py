@@ -10,7 +10,7 @@ from .base import CandleSource, register_source, source_names
 from .cache import CACHE_ENV, CandleCache, default_cache_dir
 from .csv_source import CsvSource, read_candles_csv
 from .errors import DataError, FetcherError, FetchError
-from .fetcher import Fetcher
+from .fetcher import Fetcher, default_period
 from .intervals import INTERVALS, PERIODS, resample_candles
 from .replay import ReplaySource
 from .retry import RetryPolicy
@@ -38,6 +38,7 @@ __all__ = [
     "YahooSource",
     "__version__",
     "default_cache_dir",
+    "default_period",
     "load_sample",
     "normalize_yfinance",
     "read_candles_csv",

@@ -16,9 +16,43 @@ from .intervals import (
 )
 from .replay import ReplaySource
 from .sample import SampleSource
-from .yahoo import YahooSource
+from .yahoo import YahooSource, yahoo_default_period
 
-__all__ = ["Fetcher"]
+__all__ = ["Fetcher", "default_period"]
+
+#: Interval of the yahoo source when none is given.
+_YAHOO_INTERVAL = "1h"
+
+
+def default_period(source: str | CandleSource, interval: str | None = None) -> str:
+    """The period a ``Fetcher`` uses when given ``period=None``.
+
+    ``yahoo`` keeps Yahoo's own per-interval defaults (``1m``/``2m``/``5m`` -> ``5d``,
+    ``15m``/``30m`` -> ``1mo``, ``60m``/``90m``/``1h`` -> ``3mo``, else ``2y``; ``None`` is
+    the yahoo default interval ``1h``), each within what Yahoo serves for the interval.
+    Every other source (``sample``, ``csv:PATH``, ``replay``, ``replay:PATH``, a registered
+    name, a :class:`CandleSource` object) holds a finite history: ``"max"``, the whole series.
+
+    Raises:
+        ValueError: An unknown source name or interval.
+
+    Examples:
+        >>> default_period("yahoo", "5m"), default_period("yahoo", "1d")
+        ('5d', '2y')
+        >>> default_period("sample", "1d"), default_period("replay:prices.csv", None)
+        ('max', 'max')
+    """
+    if isinstance(source, CandleSource):
+        return "max"
+    if not isinstance(source, str):
+        raise ValueError(f"source must be a string or a CandleSource, got {source!r}")
+    name = source.partition(":")[0]
+    get_factory(name)  # an unknown source name is an error here too
+    if name == "yahoo":
+        return yahoo_default_period(interval or _YAHOO_INTERVAL)
+    if interval is not None:
+        check_interval(interval)
+    return "max"
 
 
 class Fetcher:
@@ -32,7 +66,9 @@ class Fetcher:
     Args:
         symbol: Ticker as spelled on Yahoo (``"MSFT"``, ``"^GSPC"``, ``"EURUSD=X"``).
         period: How much history (``"7d"``, ``"1y"``, ``"max"``...); for files and
-            samples it counts back from the last candle.
+            samples it counts back from the last candle. ``None`` (default) means
+            :func:`default_period` of the source and interval: ``"max"`` for sample, csv and
+            replay, Yahoo's per-interval default for yahoo. The chosen one is ``.period``.
         interval: Candle length (``"1m"`` ... ``"1h"``, ``"1d"``, ``"1wk"``, ``"1mo"``);
             coarser than the data's native interval resamples, finer is a ``DataError``.
             ``None`` means the native interval (sample, csv, replay) or ``"1h"`` (yahoo).
@@ -65,7 +101,7 @@ class Fetcher:
     def __init__(
         self,
         symbol: str,
-        period: str = "7d",
+        period: str | None = None,
         interval: str | None = "1h",
         source: str | CandleSource = "yahoo",
         *,
@@ -75,6 +111,9 @@ class Fetcher:
         **options: Any,
     ) -> None:
         self.symbol = symbol
+        if period is None:
+            period = default_period(source, interval)
+        #: The period in use (the default of the source when none was given).
         self.period = check_period(period)
         self.interval = None if interval is None else check_interval(interval)
         if isinstance(source, CandleSource):

@@ -21,7 +21,13 @@ from .intervals import check_interval, check_period, interval_timedelta
 from .retry import RetryPolicy, call_with_retry
 from .validate import validate_candles
 
-__all__ = ["YahooSource", "classify_error", "normalize_yfinance"]
+__all__ = [
+    "YahooSource",
+    "check_yahoo_range",
+    "classify_error",
+    "normalize_yfinance",
+    "yahoo_default_period",
+]
 
 logger = logging.getLogger("data_fetcher")
 
@@ -39,6 +45,25 @@ _LATEST_PERIOD.update({"5d": "1mo", "1wk": "1mo", "1mo": "6mo", "3mo": "1y"})
 _SUGGEST = "try --source sample (offline data shipped with the package)"
 
 _yf_lock = threading.RLock()
+
+
+def yahoo_default_period(interval: str) -> str:
+    """Period asked of Yahoo when none is given: enough warm-up within its per-interval limit.
+
+    ``1m``/``2m``/``5m`` -> ``5d``, ``15m``/``30m`` -> ``1mo``, ``60m``/``90m``/``1h`` ->
+    ``3mo``, daily and longer -> ``2y``; each passes :func:`check_yahoo_range`.
+
+    Raises:
+        DataError: ``interval`` is unknown.
+    """
+    interval = check_interval(interval)
+    if interval in ("1m", "2m", "5m"):
+        return "5d"
+    if interval in ("15m", "30m"):
+        return "1mo"
+    if interval in ("60m", "90m", "1h"):
+        return "3mo"
+    return "2y"
 
 
 def check_yahoo_range(period: str, interval: str) -> None:
