@@ -11,7 +11,7 @@ from .cache import CACHE_ENV, CandleCache, default_cache_dir
 from .csv_source import CsvSource, read_candles_csv
 from .errors import DataError, FetcherError, FetchError
 from .fetcher import Fetcher, default_period
-from .intervals import INTERVALS, PERIODS, resample_candles
+from .intervals import INTERVALS, PERIODS, drop_before, resample_candles
 from .replay import ReplaySource
 from .retry import RetryPolicy
 from .sample import SAMPLE_SYMBOLS, SampleSource, load_sample
@@ -39,6 +39,7 @@ __all__ = [
     "__version__",
     "default_cache_dir",
     "default_period",
+    "drop_before",
     "load_sample",
     "normalize_yfinance",
     "read_candles_csv",

@@ -12,6 +12,8 @@ from .csv_source import CsvSource
 from .intervals import (
     check_interval,
     check_period,
+    drop_before,
+    parse_since,
     to_interval,
 )
 from .replay import ReplaySource
@@ -79,6 +81,8 @@ class Fetcher:
         replay_start: Replay point of a replay source: int position (negative from the
             end), a timestamp (first candle at or after it), or ``None`` (the start of the
             last 15 %).
+        since: ``fetch_historical()`` keeps only the candles on or after this date (str or
+            Timestamp; a naive one is read in the candles' zone); see :func:`drop_before`.
         **options: Passed to the source: for yahoo ``session`` (a requests or curl_cffi
             Session handed to yfinance), ``cache_ttl`` (seconds), ``retry``
             (:class:`RetryPolicy`), ``sleep``, ``clock``, ``timeout``; for csv ``tz`` (zone
@@ -108,9 +112,14 @@ class Fetcher:
         cache_dir: str | Path | None = None,
         use_cache: bool = True,
         replay_start: int | str | pd.Timestamp | None = None,
+        since: str | pd.Timestamp | None = None,
         **options: Any,
     ) -> None:
         self.symbol = symbol
+        if since is not None:
+            parse_since(since, symbol)  # a bad date fails here, before any download
+        #: ``fetch_historical()`` keeps the candles on or after this date (``None``: all).
+        self.since = since
         if period is None:
             period = default_period(source, interval)
         #: The period in use (the default of the source when none was given).
@@ -169,9 +178,10 @@ class Fetcher:
         """Return the candles (for a replay: those before the replay point).
 
         Raises:
-            FetcherError: The candles could not be obtained or are bad (one-line message).
+            FetcherError: The candles could not be obtained or are bad (one-line message),
+                or none is on or after ``since``.
         """
-        return self.source.fetch_historical()
+        return drop_before(self.source.fetch_historical(), self.since, self.symbol)
 
     def fetch_latest(self) -> pd.DataFrame | None:
         """Return the newest completed candle as a one-row frame, or ``None`` if nothing new.

@@ -16,6 +16,7 @@ __all__ = [
     "check_coarser",
     "check_interval",
     "check_period",
+    "drop_before",
     "infer_interval",
     "interval_timedelta",
     "resample_candles",
@@ -163,6 +164,62 @@ def slice_period(candles: pd.DataFrame, period: str) -> pd.DataFrame:
         return candles[candles.index >= start]
     start = last - _PERIOD_OFFSETS[period]
     return candles[candles.index > start]
+
+
+def parse_since(since: str | pd.Timestamp, symbol: str = "?") -> pd.Timestamp:
+    """Read a ``since`` date (str, datetime or Timestamp; naive stays naive).
+
+    Raises:
+        DataError: Not a date (one line naming the value).
+    """
+    try:
+        # numbers would be read as nanoseconds since 1970: not a date a user means
+        stamp = pd.NaT if isinstance(since, (bool, int, float)) else pd.Timestamp(since)
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if stamp is pd.NaT or not isinstance(stamp, pd.Timestamp):
+        raise DataError(f"{symbol}: since={since!r} is not a date (use e.g. 2020-01-31)")
+    return stamp
+
+
+def drop_before(
+    candles: pd.DataFrame, since: str | pd.Timestamp | None, symbol: str = "?"
+) -> pd.DataFrame:
+    """Keep the candles stamped on or after ``since``.
+
+    Args:
+        candles: Candles (tz-aware index).
+        since: A date or instant; a naive one is read in the candles' time zone. ``None``
+            keeps every candle.
+        symbol: Named in messages.
+
+    Returns:
+        The candles from ``since`` on (``candles`` itself when ``since`` is ``None``).
+
+    Raises:
+        DataError: ``since`` is not a date, or no candle is left.
+
+    Examples:
+        >>> idx = pd.date_range("2024-01-01", periods=3, freq="D", tz="America/New_York")
+        >>> df = pd.DataFrame({"Close": [1.0, 2.0, 3.0]}, index=idx)
+        >>> drop_before(df, "2024-01-02", "X")["Close"].tolist()
+        [2.0, 3.0]
+    """
+    if since is None:
+        return candles
+    stamp = parse_since(since, symbol)
+    tz = getattr(candles.index, "tz", None)
+    if stamp.tzinfo is None and tz is not None:
+        stamp = stamp.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+        if stamp is pd.NaT:
+            raise DataError(f"{symbol}: since={since!r} is ambiguous in time zone {tz}")
+    elif stamp.tzinfo is not None and tz is None:
+        stamp = stamp.tz_localize(None)
+    kept = candles[candles.index >= stamp]
+    if kept.empty:
+        last = f" (the last is {candles.index[-1]})" if len(candles) else ""
+        raise DataError(f"no candle of {symbol} on or after {since}{last}")
+    return kept
 
 
 def check_coarser(native: str, interval: str, *, symbol: str = "?") -> str:
