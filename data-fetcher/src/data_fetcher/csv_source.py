@@ -23,6 +23,7 @@ __all__ = ["CsvSource", "read_candles_csv"]
 
 logger = logging.getLogger("data_fetcher")
 
+_OHL = ["Open", "High", "Low"]
 _DATE_NAMES = ("date", "datetime", "timestamp", "time", "index")
 _ALIASES = {
     "open": "Open",
@@ -67,8 +68,11 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
     Accepted layouts: a date column named ``Date``, ``Datetime``, ``Timestamp`` or
     ``Time`` (or an unnamed first column, as ``DataFrame.to_csv`` writes it); column names
     in any case, with spaces or underscores; an ``Adj Close`` column, which adjusts
-    Open/High/Low/Close the way yfinance's ``auto_adjust`` does; extra columns are ignored.
-    A missing ``Volume`` is filled with 0 (with a warning). Anything else is a
+    Open/High/Low/Close the way yfinance's ``auto_adjust`` does (and stands for Close when
+    there is no Close); extra columns are ignored. A missing ``Volume`` is filled with 0
+    (with a warning). A close-only file (a date and a close column) is accepted: Open, High
+    and Low are set to Close and Volume to 0 (one info line). The columns filled this way
+    are listed in ``candles.attrs["filled_columns"]``. Anything else is a
     :class:`DataError` naming the file and the problem.
 
     Args:
@@ -116,9 +120,27 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
         raise DataError(f"{name}: the CSV file has a header but no rows")
     if "Close" not in frame and "Adj Close" in frame:
         frame = frame.rename(columns={"Adj Close": "Close"})
+    if "Close" not in frame:
+        raise DataError(
+            f"{name}: no Close (or Adj Close) column; found {', '.join(map(str, raw.columns))}"
+        )
+    filled: list[str] = []
+    if not any(c in frame for c in _OHL):  # a close-only file (date + close)
+        for col in _OHL:
+            frame[col] = frame["Close"]
+        filled += _OHL
     if "Volume" not in frame and all(c in frame for c in COLUMNS[:4]):
-        logger.warning("%s: no Volume column; using 0", name)
+        if not filled:
+            logger.warning("%s: no Volume column; using 0", name)
         frame["Volume"] = "0"
+        filled.append("Volume")
+    if filled[:3] == _OHL:
+        logger.info(
+            "%s: close-only file; %s filled from Close%s",
+            name,
+            "/".join(_OHL),
+            " and Volume with 0" if "Volume" in filled else "",
+        )
     missing = [c for c in COLUMNS if c not in frame]
     if missing:
         raise DataError(
@@ -137,6 +159,11 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
         for col in ("Open", "High", "Low"):
             candles.loc[ok, col] = candles.loc[ok, col] * ratio[ok]
         candles.loc[ok, "Close"] = adj[ok]
+        if filled[:3] == _OHL:  # the filled prices follow the adjusted close
+            for col in _OHL:
+                candles[col] = candles["Close"]
+    if filled:
+        candles.attrs["filled_columns"] = filled
     return candles
 
 

@@ -273,6 +273,7 @@ def resample_candles(
     counts = grouped["Close"].count()
     out = out[counts > 0]
     out.index.name = candles.index.name
+    out.attrs = dict(candles.attrs)  # e.g. "filled_columns" of a close-only CSV
     return out
 
 

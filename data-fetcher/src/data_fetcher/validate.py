@@ -100,4 +100,5 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
         logger.warning(
             "%s: %d candle(s) with High below Open/Close or Low above them", symbol, inconsistent
         )
+    frame.attrs = dict(candles.attrs)  # e.g. "filled_columns" of a close-only CSV
     return frame
