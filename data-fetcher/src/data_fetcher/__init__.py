@@ -8,7 +8,7 @@ Examples:
 
 from .base import CandleSource, register_source, source_names
 from .cache import CACHE_ENV, CandleCache, default_cache_dir
-from .csv_source import CsvSource, read_candles_csv
+from .csv_source import CsvSource, read_candles_csv, write_candles_csv
 from .errors import DataError, FetcherError, FetchError
 from .fetcher import Fetcher, default_period
 from .intervals import INTERVALS, PERIODS, drop_before, resample_candles
@@ -47,4 +47,5 @@ __all__ = [
     "resample_candles",
     "source_names",
     "validate_candles",
+    "write_candles_csv",
 ]

@@ -19,7 +19,7 @@ from .intervals import (
 )
 from .validate import COLUMNS, validate_candles
 
-__all__ = ["CsvSource", "read_candles_csv"]
+__all__ = ["CsvSource", "read_candles_csv", "write_candles_csv"]
 
 logger = logging.getLogger("data_fetcher")
 
@@ -37,11 +37,57 @@ _ALIASES = {
 }
 
 
+# ``Datetime[America/New_York]``: the index column's header carries the zone name.
+_ZONE_HEADER = re.compile(r"^\s*(?P<name>[^\[\]]*?)\s*\[(?P<zone>[^\[\]]+)\]\s*$")
+
+
 def _key(name: object) -> str:
     return re.sub(r"[\s_.\-]", "", str(name)).lower()
 
 
-def _parse_dates(values: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
+def _split_zone(name: object) -> tuple[str, str | None]:
+    match = _ZONE_HEADER.match(str(name))
+    if match is None:
+        return str(name), None
+    return match["name"], match["zone"].strip()
+
+
+def write_candles_csv(candles: pd.DataFrame, path_or_buffer, *, symbol: str = "?") -> None:
+    """Write candles so that :func:`read_candles_csv` reads back exactly the same candles.
+
+    The index column is headed ``NAME[ZONE]`` (e.g. ``Datetime[America/New_York]``) and
+    holds ISO-8601 stamps with their UTC offset (nanoseconds kept); prices and volumes
+    are written with ``repr`` precision, so every float comes back bit for bit. A path
+    ending in ``.gz``, ``.bz2``, ``.zip``, ``.xz`` or ``.zst`` is compressed.
+
+    Args:
+        candles: Candles (validated first: a bad frame is a ``DataError``).
+        path_or_buffer: A path, or an open text buffer.
+        symbol: Named in messages.
+
+    Examples:
+        >>> import io
+        >>> from data_fetcher import load_sample
+        >>> buffer = io.StringIO()
+        >>> write_candles_csv(load_sample("IBM").iloc[:1], buffer)
+        >>> buffer.getvalue().splitlines()[0]
+        'Date[America/New_York],Open,High,Low,Close,Volume'
+    """
+    frame = validate_candles(candles, symbol)
+    zone = str(frame.index.tz)
+    stamps = [t.isoformat() for t in frame.index]
+    out = pd.DataFrame({f"{frame.index.name or 'Date'}[{zone}]": stamps})
+    for col in COLUMNS:
+        out[col] = [repr(float(v)) for v in frame[col].to_numpy()]
+    if isinstance(path_or_buffer, (str, Path)):
+        out.to_csv(Path(path_or_buffer), index=False, compression="infer")
+    else:
+        out.to_csv(path_or_buffer, index=False)
+
+
+def _parse_dates(
+    values: pd.Series, name: str, tz: str, zone: str | None = None
+) -> pd.DatetimeIndex:
     text = values.astype("string").str.strip()
     try:
         stamps = pd.to_datetime(text, format="ISO8601")
@@ -57,7 +103,19 @@ def _parse_dates(values: pd.Series, name: str, tz: str) -> pd.DatetimeIndex:
     if index.hasnans:
         row = int(pd.Series(index.isna()).to_numpy().argmax())
         raise DataError(f"{name}: missing date in data row {row + 1}")
-    if index.tz is None:
+    if zone is not None:  # the zone named in the header (write_candles_csv)
+        try:
+            if index.tz is None:
+                index = index.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+            else:
+                index = index.tz_convert(zone)
+        except Exception as exc:  # an unknown zone name: pytz / zoneinfo errors vary
+            raise DataError(
+                f"{name}: unknown time zone {zone!r} in the date header ({exc})"
+            ) from None
+        if index.hasnans:
+            raise DataError(f"{name}: some timestamps are ambiguous in time zone {zone}")
+    elif index.tz is None:
         index = index.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
     return index
 
@@ -101,7 +159,8 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
         raise DataError(f"{name}: the CSV file is empty") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{name}: not a readable CSV file ({str(exc).strip()})") from None
-    columns = {_key(c): c for c in raw.columns}
+    zones = {c: _split_zone(c) for c in raw.columns}
+    columns = {_key(base): c for c, (base, _) in zones.items()}
     date_col = next((columns[k] for k in _DATE_NAMES if k in columns), None)
     if date_col is None and str(raw.columns[0]).startswith("Unnamed"):
         date_col = raw.columns[0]
@@ -147,8 +206,9 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
             f"{name}: missing column(s) {', '.join(missing)}; "
             f"found {', '.join(map(str, raw.columns))}"
         )
-    frame.index = _parse_dates(raw[date_col], name, tz)
-    frame.index.name = "Date"
+    base, zone = zones[date_col] if date_col in zones else (str(date_col), None)
+    frame.index = _parse_dates(raw[date_col], name, tz, zone)
+    frame.index.name = base if zone is not None and base else "Date"
     adj = frame.pop("Adj Close") if "Adj Close" in frame else None
     candles = validate_candles(frame, name)
     if adj is not None:
