@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
+import lzma
 import re
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .base import CandleSource
-from .errors import DataError, FetchError
+from .errors import DataError, FetcherError, FetchError
 from .intervals import (
     check_interval,
     check_period,
     slice_period,
     to_interval,
 )
-from .validate import COLUMNS, validate_candles
+from .validate import COLUMNS, check_nanosecond_range, validate_candles
 
 __all__ = ["CsvSource", "read_candles_csv", "write_candles_csv"]
 
@@ -103,6 +107,7 @@ def _parse_dates(
     if index.hasnans:
         row = int(pd.Series(index.isna()).to_numpy().argmax())
         raise DataError(f"{name}: missing date in data row {row + 1}")
+    check_nanosecond_range(index, name, rows=True)
     if zone is not None:  # the zone named in the header (write_candles_csv)
         try:
             if index.tz is None:
@@ -148,17 +153,55 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
     path = Path(path)
     name = symbol or path.name
     try:
-        raw = pd.read_csv(
+        return _read_candles_csv(path, name, tz)
+    except FetcherError:
+        raise
+    except (ValueError, TypeError, OverflowError, ArithmeticError, LookupError) as exc:
+        # a safety net: whatever pandas raised on odd content is a one-line DataError
+        raise DataError(f"{name}: not a readable candles CSV file ({_short(exc)})") from None
+
+
+def _short(exc: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text.encode("ascii", "backslashreplace").decode()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_CORRUPT = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, lzma.LZMAError)
+
+
+def _read_raw(path: Path, name: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(
             path, dtype=str, keep_default_na=False, na_values=["", "NaN", "nan", "null"]
         )
     except FileNotFoundError:
         raise FetchError(f"CSV file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FetchError(f"cannot read CSV file {path}: {exc}") from None
+    except (IsADirectoryError, PermissionError, NotADirectoryError) as exc:
+        raise FetchError(f"cannot read CSV file {path}: {_short(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{name}: not a UTF-8 text file (byte {exc.object[exc.start : exc.start + 1]!r} at "
+            f"position {exc.start}); save it as UTF-8 CSV"
+        ) from None
+    except _CORRUPT as exc:
+        raise DataError(
+            f"{name}: corrupt or truncated compressed file ({type(exc).__name__}: {_short(exc)})"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the CSV file is empty") from None
     except pd.errors.ParserError as exc:
-        raise DataError(f"{name}: not a readable CSV file ({str(exc).strip()})") from None
+        raise DataError(f"{name}: not a readable CSV file ({_short(exc)})") from None
+    except OSError as exc:
+        if exc.errno is None:  # bz2/lzma "Invalid data stream" and the like: the content
+            raise DataError(f"{name}: corrupt or truncated file ({_short(exc)})") from None
+        raise FetchError(f"cannot read CSV file {path}: {_short(exc)}") from None
+
+
+def _read_candles_csv(path: Path, name: str, tz: str) -> pd.DataFrame:
+    raw = _read_raw(path, name)
+    if not len(raw.columns):
+        raise DataError(f"{name}: the CSV file is empty")
     zones = {c: _split_zone(c) for c in raw.columns}
     columns = {_key(base): c for c, (base, _) in zones.items()}
     date_col = next((columns[k] for k in _DATE_NAMES if k in columns), None)

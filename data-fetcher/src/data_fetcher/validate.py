@@ -9,12 +9,74 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["COLUMNS", "validate_candles"]
+__all__ = ["COLUMNS", "MAX_PRICE", "MAX_VOLUME", "check_nanosecond_range", "validate_candles"]
 
 COLUMNS: tuple[str, ...] = ("Open", "High", "Low", "Close", "Volume")
 _PRICES = ["Open", "High", "Low", "Close"]
 
+#: Larger prices or volumes are refused: no real market quotes them, and feature kernels
+#: must never see values like 1e300.
+MAX_PRICE = 1e12
+MAX_VOLUME = 1e18
+
 logger = logging.getLogger("data_fetcher")
+
+# pandas' nanosecond range, as users read it
+_NS_RANGE = "1677-09-22 to 2262-04-11"
+
+
+def check_nanosecond_range(
+    index: pd.DatetimeIndex, symbol: str, rows: bool = False
+) -> pd.DatetimeIndex:
+    """Refuse stamps that pandas cannot hold at nanosecond resolution.
+
+    Args:
+        index: Stamps at any resolution (``s``, ``ms``, ``us``, ``ns``).
+        symbol: Named in the message.
+        rows: Name the data row (1-based) of the first bad stamp, as in a file.
+
+    Returns:
+        ``index`` unchanged.
+
+    Raises:
+        DataError: A stamp is before 1677-09-22 or after 2262-04-11 (one line naming it).
+    """
+    if index.unit == "ns" or not len(index):
+        return index
+    utc = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+    low, high = pd.Timestamp.min.as_unit(utc.unit), pd.Timestamp.max.as_unit(utc.unit)
+    bad = (utc < low) | (utc > high)
+    if bad.any():
+        position = int(np.argmax(bad))
+        where = f" in data row {position + 1}" if rows else ""
+        raise DataError(
+            f"{symbol}: date {index[position]}{where} is outside the supported range {_NS_RANGE}"
+        )
+    return index
+
+
+def _first(frame: pd.DataFrame, bad: pd.DataFrame) -> tuple[pd.Timestamp, str, float]:
+    """Stamp, column and value of the first bad cell (earliest row, then column order)."""
+    cells = bad.to_numpy()
+    row = int(np.argmax(cells.any(axis=1)))
+    col = bad.columns[int(np.argmax(cells[row]))]
+    return frame.index[row], col, float(frame[col].iloc[row])
+
+
+def _check_values(frame: pd.DataFrame, symbol: str) -> None:
+    """One rule per kind of impossible number, each a one-line DataError naming the cell."""
+    prices, volume = frame[_PRICES], frame[["Volume"]]
+    rules = (
+        (~np.isfinite(frame), "infinite value {value!r} in column {col} at {stamp}"),
+        (prices <= 0, "price {value!r} in column {col} at {stamp} is not positive"),
+        (volume < 0, "negative volume {value!r} at {stamp}"),
+        (prices > MAX_PRICE, "price {value!r} in column {col} at {stamp} is above 1e12"),
+        (volume > MAX_VOLUME, "volume {value!r} at {stamp} is above 1e18"),
+    )
+    for bad, message in rules:
+        if bad.to_numpy().any():
+            stamp, col, value = _first(frame, bad)
+            raise DataError(f"{symbol}: " + message.format(col=col, value=value, stamp=stamp))
 
 
 def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = None) -> pd.DataFrame:
@@ -35,8 +97,10 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
         The validated candles.
 
     Raises:
-        DataError: Empty data, missing columns, non-numeric values, negative prices, or an
-            index that is not made of timestamps.
+        DataError: Empty data, missing columns, non-numeric values, an index that is not
+            made of timestamps or holds stamps outside 1677-09-22..2262-04-11, or an
+            impossible number: an infinite value, a price <= 0 or above 1e12, a negative
+            volume or one above 1e18 (the message names the column, the stamp and the value).
     """
     if not isinstance(candles, pd.DataFrame):
         raise DataError(f"{symbol}: expected a DataFrame of candles, got {type(candles).__name__}")
@@ -56,6 +120,7 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
         if tz is None:
             raise DataError(f"{symbol}: the timestamps have no time zone")
         index = index.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    check_nanosecond_range(index, symbol)
     frame.index = index.as_unit("ns")  # one resolution whatever the source (s, us, ns)
     frame.index.name = candles.index.name or "Date"
     for col in COLUMNS:
@@ -85,14 +150,7 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
         frame = frame[~nan_rows]
     if frame.empty:
         raise DataError(f"{symbol}: no candles left after dropping rows with missing values")
-    values = frame.to_numpy()
-    if not np.isfinite(values).all():
-        raise DataError(f"{symbol}: infinite values in the candles")
-    negative = (frame[_PRICES] < 0).any(axis=1) | (frame["Volume"] < 0)
-    if negative.any():
-        raise DataError(
-            f"{symbol}: negative price or volume at {frame.index[np.argmax(negative.to_numpy())]}"
-        )
+    _check_values(frame, symbol)
     high_bad = frame["High"] < frame[["Open", "Close"]].max(axis=1)
     low_bad = frame["Low"] > frame[["Open", "Close"]].min(axis=1)
     inconsistent = int((high_bad | low_bad).sum())
