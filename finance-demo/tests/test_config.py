@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 from finance_demo import (
-    Pipeline,
+    PipelineSpec,
     Settings,
     SettingsError,
     load_settings,
@@ -48,7 +48,7 @@ def test_configs_are_frozen():
 
 
 def test_pipeline_sizes():
-    p = Pipeline.build(buffer_size=10, step_size=3, seq_len=4, horizons=(1, 5))
+    p = PipelineSpec.build(buffer_size=10, step_size=3, seq_len=4, horizons=(1, 5))
     assert p.span == 10 + 3 * 3
     assert p.min_history == p.span + 5
 

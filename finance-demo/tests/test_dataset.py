@@ -3,15 +3,15 @@ import pytest
 from feature_extraction import FeatureExtraction
 from finance_demo import (
     InsufficientDataError,
-    Pipeline,
     PipelineError,
+    PipelineSpec,
     build_dataset,
     split_dataset,
 )
 
 
 def test_sequence_count(args, expected, make_candles):
-    cfg = Pipeline.build(
+    cfg = PipelineSpec.build(
         buffer_size=args["buffer_size"], step_size=args["step_size"], seq_len=args["seq_len"]
     )
     data = build_dataset(make_candles(args["n"]), cfg)
@@ -22,7 +22,7 @@ def test_sequence_count(args, expected, make_candles):
 
 
 def test_too_short_history(args, expected, make_candles):
-    cfg = Pipeline.build(
+    cfg = PipelineSpec.build(
         buffer_size=args["buffer_size"], step_size=args["step_size"], seq_len=args["seq_len"]
     )
     with pytest.raises(InsufficientDataError, match=expected):
@@ -32,7 +32,7 @@ def test_too_short_history(args, expected, make_candles):
 @pytest.mark.parametrize("step", [1, 4])
 def test_sequences_are_the_windows_features(step, make_candles):
     candles = make_candles(150)
-    cfg = Pipeline.build(buffer_size=25, step_size=step, seq_len=5, window_size=4)
+    cfg = PipelineSpec.build(buffer_size=25, step_size=step, seq_len=5, window_size=4)
     data = build_dataset(candles, cfg)
     fe = FeatureExtraction(window_size=4)
     closes = candles["Close"].to_numpy()
@@ -46,7 +46,7 @@ def test_sequences_are_the_windows_features(step, make_candles):
 
 def test_targets_are_future_log_returns_and_nan_past_the_end(make_candles):
     candles = make_candles(120)
-    cfg = Pipeline.build(buffer_size=20, seq_len=3, horizons=(1, 4))
+    cfg = PipelineSpec.build(buffer_size=20, seq_len=3, horizons=(1, 4))
     data = build_dataset(candles, cfg)
     closes = candles["Close"].to_numpy()
     t = data.ticks[10]
@@ -59,7 +59,7 @@ def test_targets_are_future_log_returns_and_nan_past_the_end(make_candles):
 def test_no_look_ahead(make_candles):
     """Changing prices after tick t changes no input sequence ending at or before t."""
     candles = make_candles(200)
-    cfg = Pipeline.build(buffer_size=20, seq_len=5)
+    cfg = PipelineSpec.build(buffer_size=20, seq_len=5)
     before = build_dataset(candles, cfg)
     changed = candles.copy()
     changed.iloc[150:, changed.columns.get_loc("Close")] *= 1.5
@@ -73,12 +73,12 @@ def test_bad_closes_are_refused(make_candles):
     candles = make_candles(100)
     candles.iloc[40, candles.columns.get_loc("Close")] = -1.0
     with pytest.raises(PipelineError, match="1 missing or non-positive closes"):
-        build_dataset(candles, Pipeline.build(buffer_size=20, seq_len=3))
+        build_dataset(candles, PipelineSpec.build(buffer_size=20, seq_len=3))
 
 
 def test_split_is_time_ordered_and_purged(make_candles):
     data = build_dataset(
-        make_candles(400), Pipeline.build(buffer_size=20, seq_len=5, horizons=(1, 3))
+        make_candles(400), PipelineSpec.build(buffer_size=20, seq_len=5, horizons=(1, 3))
     )
     train, val, test = split_dataset(data, 0.2, 0.2)
     assert train.ticks[-1] < val.ticks[0] < val.ticks[-1] < test.ticks[0]
@@ -89,6 +89,6 @@ def test_split_is_time_ordered_and_purged(make_candles):
 
 
 def test_split_too_small(make_candles):
-    data = build_dataset(make_candles(35), Pipeline.build(buffer_size=20, seq_len=5))
+    data = build_dataset(make_candles(35), PipelineSpec.build(buffer_size=20, seq_len=5))
     with pytest.raises(InsufficientDataError, match="too few to split"):
         split_dataset(data, 0.2, 0.2)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from finance_demo import load_settings, load_settings_file, train_model
+from finance_demo import load_settings, load_settings_file, spec_of, train_model
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,11 @@ def test_normalize_none_trains_from_a_file(tmp_path, short_candles):
     path.write_text(yaml.safe_dump(_tiny("none")))
     settings = load_settings_file(path)
     model = train_model(short_candles, settings, symbol="WALK", interval="1d")
-    assert model.metadata["features"]["normalize"] == "none"
-    assert np.isfinite(model.metadata["history"][0]["val_loss"])
+    assert spec_of(model).normalize == "none"
+    assert np.isfinite(model.history[0]["val_loss"])
 
 
 @pytest.mark.parametrize("value", ["none", None])
 def test_normalize_none_trains_from_code(value, short_candles):
     model = train_model(short_candles, load_settings(_tiny(value)), symbol="W", interval="1d")
-    assert model.metadata["features"]["normalize"] == "none"
+    assert spec_of(model).normalize == "none"

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -7,7 +8,7 @@ from finance_demo import (
     batch_predict,
     build_dataset,
     evaluate,
-    pipeline_of,
+    spec_of,
     split_dataset,
     train_model,
 )
@@ -17,12 +18,16 @@ from model import Model
 
 def test_metadata_holds_what_the_live_loop_needs(tiny_model, tiny_settings):
     meta = tiny_model.metadata
-    assert (meta["symbol"], meta["interval"]) == ("WALK", "1d")
-    assert pipeline_of(tiny_model) == tiny_settings.pipeline
-    assert meta["features"]["window_size"] == 4
+    spec = spec_of(tiny_model)
+    assert (spec.symbol, spec.interval) == ("WALK", "1d")
+    assert spec == dataclasses.replace(
+        tiny_settings.pipeline, symbol="WALK", interval="1d", price_decimals=spec.price_decimals
+    )
+    assert spec.features.window_size == 4 and spec.level == tiny_settings.evaluation.level
     assert meta["training"]["epochs"] == 2
-    assert 1 <= len(meta["history"]) <= 2
-    assert {"train_loss", "val_loss"} <= set(meta["history"][0])
+    assert 1 <= len(tiny_model.history) <= 2
+    assert {"train_loss", "val_loss"} <= set(tiny_model.history[0])
+    assert set(meta) == {"pipeline", "training", "dataset", "evaluation"}
     ds = meta["dataset"]
     assert ds["train"] > ds["val"] > 0 and ds["test"] > 0
     json.dumps(meta)  # JSON-able

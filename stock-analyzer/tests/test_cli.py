@@ -71,8 +71,8 @@ def test_flags_override_the_config(tiny_config, workdir):
 
     meta = Model.load(out).metadata
     assert meta["training"]["epochs"] == 1 and meta["training"]["seed"] == 3
-    assert meta["symbol"] == "^GSPC"  # from the file
-    assert meta["pipeline"]["buffer_size"] == 20
+    assert meta["pipeline"]["symbol"] == "^GSPC"  # from the file
+    assert meta["pipeline"]["buffer"]["buffer_size"] == 20
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -82,7 +82,7 @@ def test_info(trained):
     assert "symbol: ^GSPC" in result.stdout and "interval: 1d" in result.stdout
     assert "interval coverage" in result.stdout
     as_json = json.loads(run(["info", trained, "--json"]).stdout)
-    assert as_json["metadata"]["pipeline"]["seq_len"] == 6
+    assert as_json["network"]["seq_len"] == 6 and as_json["pipeline_problem"] is None
     assert as_json["network"]["hidden_dim"] == 8
 
 
@@ -125,7 +125,7 @@ def test_shipped_example_config_is_the_defaults():
 
     path = Path(__file__).parents[1] / "examples" / "settings.yaml"
     settings = load_settings_file(path)
-    assert settings.pipeline == Settings().pipeline
+    assert (settings.buffer, settings.features) == (Settings().buffer, Settings().features)
     assert settings.model == Settings().model
     assert settings.training == Settings().training
     assert (settings.data.symbol, settings.data.source) == ("^GSPC", "sample")
@@ -161,7 +161,7 @@ def test_fetch_errors_name_the_offline_source():
     from stock_analyzer.options import user_errors
 
     with pytest.raises(click.ClickException, match=r"unreachable \(offline\? --source sample"):
-        with user_errors():
+        with user_errors("offline? --source sample uses the shipped candles"):
             raise FetchError("Yahoo unreachable")
     with pytest.raises(click.ClickException) as info:
         with user_errors():

@@ -37,8 +37,8 @@ def test_info_json_shows_created_versions_and_history(trained):
     assert body["created"].endswith("+00:00")
     assert {"model", "torch", "numpy", "python"} <= set(body["versions"])
     assert body["network"]["hidden_dim"] == 8
-    assert body["metadata"]["interval"] == "1d"
-    assert len(body["metadata"]["history"]) == 2
+    assert body["metadata"]["pipeline"]["interval"] == "1d"
+    assert len(body["history"]) == 2
 
 
 def test_info_on_a_format1_file_is_one_line(workdir):

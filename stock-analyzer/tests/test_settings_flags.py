@@ -114,8 +114,11 @@ def test_every_allowed_value_trains_from_the_example_file(field, value, tmp_path
     argv = ["train", "--config", EXAMPLE, *TINY_FLAGS, *extra, "-q", "-o", out]
     result = CliRunner().invoke(cli, [str(a) for a in argv])
     assert result.exit_code == 0, result.output
+    from finance_demo import spec_of
+
     from model import Model
 
-    meta = Model.load(out).metadata
-    recorded = {**meta["pipeline"], **meta["features"], **Model.load(out).config.to_dict()}
+    model = Model.load(out)
+    spec = spec_of(model)
+    recorded = {**spec.buffer.to_dict(), **spec.features.to_dict(), **model.config.to_dict()}
     assert recorded[field.name] == value

@@ -6,34 +6,99 @@ Candles → ``Buffer`` windows → ``FeatureExtraction`` → sequences → ``Mod
 :func:`backtest` runs a walk-forward evaluation against baselines (:mod:`finance_demo.stats`).
 """
 
-from finance_demo.activator import Activator, Summary, check_spacing
-from finance_demo.backtest import backtest, fold_bounds
-from finance_demo.backtest_report import BacktestReport
-from finance_demo.batch import batch_predict
-from finance_demo.config import (
-    DataConfig,
-    EvaluationConfig,
-    Pipeline,
-    SettingField,
-    Settings,
-    load_settings,
-    load_settings_file,
-    schema_markdown,
-    settings_from_flags,
-    settings_schema,
-)
-from finance_demo.dataset import Dataset, build_dataset, closes_of, split_dataset
-from finance_demo.errors import (
-    ForeignModelError,
-    InsufficientDataError,
-    IntervalMismatchError,
-    PipelineError,
-    SettingsError,
-)
-from finance_demo.journal import PredictionLog
-from finance_demo.live_metrics import LiveMetrics
-from finance_demo.system import Prediction, Predictor, System, pipeline_of
-from finance_demo.training import evaluate, train_model
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> the module that defines it; imported on first use (PEP 562), so that
+#: ``import finance_demo`` (or one light module such as ``finance_demo.config``) does not pay
+#: for pandas, scipy and torch until a name that needs them is used.
+_EXPORTS = {
+    "Activator": "finance_demo.activator",
+    "BacktestReport": "finance_demo.backtest_report",
+    "DataConfig": "finance_demo.config",
+    "Dataset": "finance_demo.dataset",
+    "EvaluationConfig": "finance_demo.config",
+    "ForeignModelError": "finance_demo.errors",
+    "InsufficientDataError": "finance_demo.errors",
+    "IntervalMismatchError": "finance_demo.errors",
+    "LiveMetrics": "finance_demo.live_metrics",
+    "PipelineError": "finance_demo.errors",
+    "PipelineSpec": "finance_demo.config",
+    "Prediction": "finance_demo.system",
+    "PredictionLog": "finance_demo.journal",
+    "Predictor": "finance_demo.system",
+    "SettingField": "finance_demo.config",
+    "Settings": "finance_demo.config",
+    "SettingsError": "finance_demo.errors",
+    "Summary": "finance_demo.activator",
+    "atomic_write": "finance_demo.files",
+    "holdout_predictions": "finance_demo.batch",
+    "System": "finance_demo.system",
+    "backtest": "finance_demo.backtest",
+    "batch_predict": "finance_demo.batch",
+    "build_dataset": "finance_demo.dataset",
+    "check_spacing": "finance_demo.activator",
+    "closes_of": "finance_demo.dataset",
+    "evaluate": "finance_demo.training",
+    "few_samples": "finance_demo.training",
+    "fold_bounds": "finance_demo.backtest",
+    "load_settings": "finance_demo.config",
+    "load_settings_file": "finance_demo.config",
+    "price_decimals": "finance_demo.config",
+    "schema_markdown": "finance_demo.config",
+    "settings_from_flags": "finance_demo.config",
+    "settings_schema": "finance_demo.config",
+    "spec_of": "finance_demo.system",
+    "split_dataset": "finance_demo.dataset",
+    "train_model": "finance_demo.training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'finance_demo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from finance_demo.activator import Activator, Summary, check_spacing
+    from finance_demo.backtest import backtest, fold_bounds
+    from finance_demo.backtest_report import BacktestReport
+    from finance_demo.batch import batch_predict, holdout_predictions
+    from finance_demo.config import (
+        DataConfig,
+        EvaluationConfig,
+        PipelineSpec,
+        SettingField,
+        Settings,
+        load_settings,
+        load_settings_file,
+        price_decimals,
+        schema_markdown,
+        settings_from_flags,
+        settings_schema,
+    )
+    from finance_demo.dataset import Dataset, build_dataset, closes_of, split_dataset
+    from finance_demo.errors import (
+        ForeignModelError,
+        InsufficientDataError,
+        IntervalMismatchError,
+        PipelineError,
+        SettingsError,
+    )
+    from finance_demo.files import atomic_write
+    from finance_demo.journal import PredictionLog
+    from finance_demo.live_metrics import LiveMetrics
+    from finance_demo.system import Prediction, Predictor, System, spec_of
+    from finance_demo.training import evaluate, few_samples, train_model
+
 
 __version__ = "1.0.0"
 __all__ = [
@@ -46,8 +111,8 @@ __all__ = [
     "InsufficientDataError",
     "IntervalMismatchError",
     "LiveMetrics",
-    "Pipeline",
     "PipelineError",
+    "PipelineSpec",
     "Prediction",
     "PredictionLog",
     "Predictor",
@@ -57,19 +122,23 @@ __all__ = [
     "Summary",
     "System",
     "__version__",
+    "atomic_write",
     "backtest",
     "batch_predict",
     "build_dataset",
     "check_spacing",
     "closes_of",
     "evaluate",
+    "few_samples",
     "fold_bounds",
+    "holdout_predictions",
     "load_settings",
     "load_settings_file",
-    "pipeline_of",
+    "price_decimals",
     "schema_markdown",
     "settings_from_flags",
     "settings_schema",
+    "spec_of",
     "split_dataset",
     "train_model",
 ]

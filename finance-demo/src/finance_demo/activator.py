@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from data_fetcher import RetryPolicy
+from model.metrics import direction_hit
 
 from finance_demo.errors import IntervalMismatchError
 from finance_demo.journal import PredictionLog
@@ -85,27 +87,9 @@ class Summary:
         out["metrics"] = {k: m.to_dict() for k, m in self.metrics.items()}
         return out
 
-    def format(self) -> str:
-        """Return a short human-readable report (several lines)."""
-        lines = [
-            f"ticks {self.ticks}, predictions {self.predictions}, outcomes {self.outcomes}, "
-            f"skipped {self.skipped}, fetch failures {self.failures}, "
-            f"bad candles {self.bad_candles} (stopped: {self.stopped})"
-        ]
-        for name, m in self.metrics.items():
-            if not m.count:
-                lines.append(f"{name}: no realized outcome yet")
-                continue
-            lines.append(
-                f"{name}: MAE {m.mae:.5f} (persistence {m.mae_persistence:.5f}), "
-                f"direction hit rate {m.hit_rate:.1%} (always-up {m.up_rate:.1%}), "
-                f"interval coverage {m.coverage:.1%} over {m.count} outcomes"
-            )
-        if self.recalibrated:
-            lines.append(f"interval recalibrated on {self.recalibrated} realized outcomes")
-        if self.log_path:
-            lines.append(f"log: {self.log_path}")
-        return "\n".join(lines)
+
+#: The live loop's back-off between failed polls (the delays of a ``RetryPolicy``).
+LIVE_RETRY = RetryPolicy(base_delay=1.0, max_delay=300.0, jitter=0.25)
 
 
 def _one_line(error: BaseException, limit: int = 200) -> str:
@@ -131,8 +115,10 @@ class Activator:
         log: JSONL file path or text stream for the records (``None``: no file).
         echo: Called with one-line diagnostics (default: print to stderr).
         on_record: Called with every record written to the log (e.g. to print it).
-        retry_delay: First back-off delay after a failed fetch, doubled each time.
-        max_retry_delay: Cap of the back-off delay.
+        retry: The back-off between failed polls: ``data_fetcher.RetryPolicy``'s delays
+            (``base_delay`` doubled per failure up to ``max_delay``, with jitter); the
+            live loop never gives up, so ``max_attempts`` and ``max_elapsed`` do not apply.
+            Default: :data:`LIVE_RETRY` (1 s doubling to 5 min).
         handle_signals: Install SIGINT/SIGTERM handlers (main thread only) that stop the
             loop after the current tick.
         num_threads: Torch threads during the loop (``None`` keeps the setting). One
@@ -146,7 +132,7 @@ class Activator:
 
     Examples:
         >>> act = Activator(fetcher, System(model), max_ticks=300, log="p.jsonl")  # doctest: +SKIP
-        >>> print(act.execute().format())  # doctest: +SKIP
+        >>> act.execute().predictions  # doctest: +SKIP
     """
 
     def __init__(
@@ -159,8 +145,7 @@ class Activator:
         *,
         echo: Callable[[str], None] | None = None,
         on_record: Callable[[dict[str, Any]], None] | None = None,
-        retry_delay: float = 1.0,
-        max_retry_delay: float = 300.0,
+        retry: RetryPolicy | None = None,
         handle_signals: bool = True,
         num_threads: int | None = 1,
         recalibrate: int | None = None,
@@ -172,9 +157,8 @@ class Activator:
             or poll_interval < 0
         ):
             raise ValueError(f"poll_interval must be a finite number >= 0, got {poll_interval!r}")
-        for name, value in (("retry_delay", retry_delay), ("max_retry_delay", max_retry_delay)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValueError(f"retry must be a data_fetcher.RetryPolicy, got {retry!r}")
         if max_ticks is not None and max_ticks < 1:
             raise ValueError(f"max_ticks must be >= 1, got {max_ticks}")
         if recalibrate is not None and (isinstance(recalibrate, bool) or recalibrate < 1):
@@ -188,8 +172,7 @@ class Activator:
         self.log = log
         self.echo = echo or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.on_record = on_record
-        self.retry_delay = retry_delay
-        self.max_retry_delay = max_retry_delay
+        self.retry = LIVE_RETRY if retry is None else retry
         self.handle_signals = handle_signals
         self.num_threads = num_threads
         self.recalibrate = recalibrate
@@ -305,7 +288,7 @@ class Activator:
                         "realized_return": realized,
                         "predicted_return": m,
                         "error": m - realized,
-                        "hit": (m > 0) == (realized > 0),
+                        "direction_hit": direction_hit(realized, m),
                         "covered": lo <= realized <= hi,
                     }
                 )
@@ -327,15 +310,16 @@ class Activator:
         ``TimeoutError``, an ``OSError`` or a bug in a custom source): the loop outlives
         it and keeps its state. Only ``KeyboardInterrupt``/``SystemExit`` pass through.
         """
-        delay = self.retry_delay
+        failed = 0
         while not self._stop.is_set():
             try:
                 return self.fetcher.fetch_latest()
             except Exception as exc:
                 self.summary.failures += 1
-                self.echo(f"fetch failed ({_one_line(exc)}); retrying in {delay:g} s")
+                delay = self.retry.delay(min(failed, 64))
+                failed += 1
+                self.echo(f"fetch failed ({_one_line(exc)}); retrying in {delay:.3g} s")
                 self._stop.wait(delay)
-                delay = min(delay * 2, self.max_retry_delay)
         return None
 
     def _bad_candle(self, candle: Any) -> str | None:

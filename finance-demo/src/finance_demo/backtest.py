@@ -136,23 +136,67 @@ def backtest(
         start: Share of the labeled samples before the first fold.
 
     Returns:
-        The :class:`BacktestReport`.
+        The :class:`BacktestReport`. A ``KeyboardInterrupt`` (Ctrl-C) after at least one
+        finished fold ends the run early: the report covers the finished folds and has
+        ``interrupted=True`` (before the first fold finishes, the interrupt propagates).
 
     Raises:
         InsufficientDataError: Too few candles for the window sizes and the folds.
         SettingsError: Bad ``folds`` / ``retrain_every`` / ``start`` / ``level``.
         PipelineError: Bad closes.
     """
+    plan = _plan(candles, settings or Settings(), folds, retrain_every, level, start)
+    cols: dict[str, list[np.ndarray]] = {}
+    fold_info: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    interrupted = False
+    with torch_threads(plan.settings.training.num_threads):
+        try:
+            for k, (a, b) in enumerate(plan.bounds):
+                block, info = _run_fold(plan, candles, k, a, b, symbol, interval)
+                for name, value in block.items():
+                    cols.setdefault(name, []).append(np.asarray(value))
+                fold_info.append(info)
+                if progress is not None:
+                    progress(k + 1, len(plan.bounds), info)
+        except KeyboardInterrupt:
+            if not fold_info:
+                raise
+            interrupted = True  # report the folds already finished
+    return _report(plan, candles, cols, fold_info, symbol, interval, t0, interrupted)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What every fold shares: the samples, the fold bounds and the baselines' inputs."""
+
+    settings: Settings
+    fold_settings: Settings
+    level: float
+    features: Any
+    data: Any
+    bounds: list[tuple[int, int]]
+    gap: int
+    sigma1: np.ndarray
+
+
+def _plan(
+    candles: Any,
+    settings: Settings,
+    folds: int | None,
+    retrain_every: int | None,
+    level: float | None,
+    start: float,
+) -> _Plan:
+    """Step 1: build the samples once, cut them into folds, check the first fold's size."""
     from feature_extraction import FeatureExtraction
 
-    settings = settings or Settings()
     p, t = settings.pipeline, settings.training
     level = settings.evaluation.level if level is None else level
     try:
         evaluation = dataclasses.replace(settings.evaluation, test_fraction=0.0, level=level)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    fold_settings = dataclasses.replace(settings, evaluation=evaluation)
     features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
     data = build_dataset(candles, p, features).labeled()
     bounds = fold_bounds(len(data), folds=folds, retrain_every=retrain_every, start=start)
@@ -165,85 +209,114 @@ def backtest(
             "history, a larger start share or smaller window sizes"
         )
     log_close = np.log(candles["Close"].to_numpy(dtype=np.float64))
-    sigma1 = ewma_sigma(np.diff(log_close, prepend=np.nan), EWMA_LAMBDA)
-    root_h = np.sqrt(np.asarray(p.horizons, dtype=np.float64))
-    q_lo, q_hi = (1 - level) / 2, (1 + level) / 2
+    return _Plan(
+        settings=settings,
+        fold_settings=dataclasses.replace(settings, evaluation=evaluation),
+        level=float(level),
+        features=features,
+        data=data,
+        bounds=bounds,
+        gap=gap,
+        sigma1=ewma_sigma(np.diff(log_close, prepend=np.nan), EWMA_LAMBDA),
+    )
 
-    cols: dict[str, list[np.ndarray]] = {}
-    fold_info: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-    with torch_threads(t.num_threads):
-        for k, (a, b) in enumerate(bounds):
-            tf = time.perf_counter()
-            cut = int(data.ticks[a])
-            past = candles.iloc[: cut + 1]
-            model = train_model(past, fold_settings, symbol, interval)
-            seen = build_dataset(past, p, features).labeled()
-            fit, val, _ = split_dataset(seen, t.val_fraction, 0.0, p.step_size)
-            test = data.subset(slice(a, b))
-            fc = model.forecast(test.X, level=level)
-            ridge, alpha = ridge_fit_predict(
-                seen.X, seen.y, test.X, val_fraction=t.val_fraction, gap=gap
-            )
-            s_val = sigma1[val.ticks][:, None] * root_h
-            q = np.array(
-                [
-                    conformal_quantile(np.abs(val.y[:, j]) / s_val[:, j], level)
-                    for j in range(len(root_h))
-                ]
-            )
-            s_test = sigma1[test.ticks][:, None] * root_h
-            block = {
-                "fold": np.full(len(test), k),
-                "tick": test.ticks,
-                "close": test.closes,
-                "y": test.y,
-                "lstm": np.asarray(fc.mean, np.float64),
-                "lstm_lower": np.asarray(fc.lower, np.float64),
-                "lstm_upper": np.asarray(fc.upper, np.float64),
-                "ridge": ridge,
-                "drift": np.broadcast_to(seen.y.mean(axis=0), test.y.shape),
-                "constant_lower": np.broadcast_to(np.quantile(seen.y, q_lo, axis=0), test.y.shape),
-                "constant_upper": np.broadcast_to(np.quantile(seen.y, q_hi, axis=0), test.y.shape),
-                "ewma_lower": -q * s_test,
-                "ewma_upper": q * s_test,
-            }
-            for name, value in block.items():
-                cols.setdefault(name, []).append(np.asarray(value))
-            summary = model.training_summary
-            info = {
-                "fold": k + 1,
-                "cut_time": str(candles.index[cut]),
-                "test_start": str(test.times[0]),
-                "test_end": str(test.times[-1]),
-                "train_samples": len(fit),
-                "val_samples": len(val),
-                "test_samples": len(test),
-                "epochs_run": summary.get("epochs_run"),
-                "best_epoch": summary.get("best_epoch"),
-                "ridge_alpha": alpha,
-                "ewma_q": q.tolist(),
-                "x_mean": model.x_scaler.mean.tolist(),
-                "x_std": model.x_scaler.std.tolist(),
-                "mae": float(np.mean(np.abs(test.y - block["lstm"]))),
-                "mae_persistence": float(np.mean(np.abs(test.y))),
-                "seconds": round(time.perf_counter() - tf, 3),
-            }
-            fold_info.append(info)
-            if progress is not None:
-                progress(k + 1, len(bounds), info)
+
+def _baselines(plan: _Plan, seen: Any, val: Any, test: Any) -> tuple[dict[str, Any], Any, Any]:
+    """Step 2b: the baselines' forecasts of one fold, from the same training rows."""
+    p, t, level = plan.settings.pipeline, plan.settings.training, plan.level
+    ridge, alpha = ridge_fit_predict(
+        seen.X, seen.y, test.X, val_fraction=t.val_fraction, gap=plan.gap
+    )
+    root_h = np.sqrt(np.asarray(p.horizons, dtype=np.float64))
+    s_val = plan.sigma1[val.ticks][:, None] * root_h
+    q = np.array(
+        [conformal_quantile(np.abs(val.y[:, j]) / s_val[:, j], level) for j in range(len(root_h))]
+    )
+    s_test = plan.sigma1[test.ticks][:, None] * root_h
+    q_lo, q_hi = (1 - level) / 2, (1 + level) / 2
+    block = {
+        "ridge": ridge,
+        "drift": np.broadcast_to(seen.y.mean(axis=0), test.y.shape),
+        "constant_lower": np.broadcast_to(np.quantile(seen.y, q_lo, axis=0), test.y.shape),
+        "constant_upper": np.broadcast_to(np.quantile(seen.y, q_hi, axis=0), test.y.shape),
+        "ewma_lower": -q * s_test,
+        "ewma_upper": q * s_test,
+    }
+    return block, alpha, q
+
+
+def _run_fold(
+    plan: _Plan, candles: Any, k: int, a: int, b: int, symbol: str | None, interval: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Step 2: train on the candles up to the fold's cut, forecast its block, baselines."""
+    p, t = plan.settings.pipeline, plan.settings.training
+    tf = time.perf_counter()
+    cut = int(plan.data.ticks[a])
+    past = candles.iloc[: cut + 1]
+    model = train_model(past, plan.fold_settings, symbol, interval)
+    seen = build_dataset(past, p, plan.features).labeled()
+    fit, val, _ = split_dataset(seen, t.val_fraction, 0.0, p.step_size)
+    test = plan.data.subset(slice(a, b))
+    fc = model.forecast(test.X, level=plan.level)
+    baselines, alpha, q = _baselines(plan, seen, val, test)
+    block = {
+        "fold": np.full(len(test), k),
+        "tick": test.ticks,
+        "close": test.closes,
+        "y": test.y,
+        "lstm": np.asarray(fc.mean, np.float64),
+        "lstm_lower": np.asarray(fc.lower, np.float64),
+        "lstm_upper": np.asarray(fc.upper, np.float64),
+        **baselines,
+    }
+    summary = model.training_summary
+    info = {
+        "fold": k + 1,
+        "cut_time": str(candles.index[cut]),
+        "test_start": str(test.times[0]),
+        "test_end": str(test.times[-1]),
+        "train_samples": len(fit),
+        "val_samples": len(val),
+        "test_samples": len(test),
+        "epochs_run": summary.get("epochs_run"),
+        "best_epoch": summary.get("best_epoch"),
+        "ridge_alpha": alpha,
+        "ewma_q": q.tolist(),
+        "x_mean": model.x_scaler.mean.tolist(),
+        "x_std": model.x_scaler.std.tolist(),
+        "mae": float(np.mean(np.abs(test.y - block["lstm"]))),
+        "mae_persistence": float(np.mean(np.abs(test.y))),
+        "seconds": round(time.perf_counter() - tf, 3),
+    }
+    return block, info
+
+
+def _report(
+    plan: _Plan,
+    candles: Any,
+    cols: dict[str, list[np.ndarray]],
+    fold_info: list[dict[str, Any]],
+    symbol: str | None,
+    interval: str | None,
+    t0: float,
+    interrupted: bool,
+) -> BacktestReport:
+    """Step 3: pool the finished folds' out-of-sample columns and score them."""
+    p = plan.settings.pipeline
     arrays = {name: np.concatenate(parts) for name, parts in cols.items()}
     arrays["time"] = candles.index[arrays["tick"]]
     return BacktestReport(
         symbol=symbol,
         interval=interval,
-        level=float(level),
+        level=plan.level,
         horizons=tuple(p.horizons),
         step_size=p.step_size,
-        settings=settings.to_dict(),
+        settings=plan.settings.to_dict(),
         folds=fold_info,
         predictions=arrays,
-        metrics=score(arrays, p.horizons, level, gap),
+        metrics=score(arrays, p.horizons, plan.level, plan.gap),
         versions=_versions(),
         seconds=round(time.perf_counter() - t0, 3),
+        folds_planned=len(plan.bounds),
+        interrupted=interrupted,
     )

@@ -1,4 +1,7 @@
-"""The walk-forward backtest's report: scores, significance tests, table, JSON and plot."""
+"""The walk-forward backtest's report: scores, significance tests, JSON and a frame.
+
+Rendering (the text table, the plot) lives in ``stock_analyzer.render``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from finance_demo.stats import (
     pesaran_timmermann,
     wilson_interval,
 )
-from finance_demo.text import grid, num, pct
 
 __all__ = ["INTERVAL_MODELS", "POINT_MODELS", "BacktestReport", "score"]
 
@@ -49,12 +51,12 @@ def _point_scores(y: np.ndarray, pred: np.ndarray, dm_lag: int) -> dict[str, Any
     if np.all(pred == 0):  # persistence: no direction call, the DM reference itself
         return out
     n = y.size
-    hits = int(np.sum(np.sign(pred) == np.sign(y)))
+    hits = int(np.sum(metrics.direction_hits(y, pred)))
     low, high = wilson_interval(hits, n)
     out.update(
         direction_accuracy=hits / n,
         direction_ci95=[low, high],
-        binomial_vs_always_up=binomial_test(hits, n, float(np.mean(y > 0))).to_dict(),
+        binomial_vs_always_up=binomial_test(hits, n, metrics.always_up_accuracy(y)).to_dict(),
         pesaran_timmermann=pesaran_timmermann(y, pred).to_dict(),
         diebold_mariano=diebold_mariano(err, y, dm_lag).to_dict(),
     )
@@ -127,6 +129,9 @@ class BacktestReport:
         metrics: See :func:`score`.
         versions: Python and package versions.
         seconds: Wall time of the run.
+        folds_planned: Folds the run was planned with (``len(folds)`` unless interrupted).
+        interrupted: The run was stopped (Ctrl-C) before every fold finished; the scores
+            cover the finished folds only.
 
     Examples:
         >>> rep = BacktestReport(symbol="X", interval="1d", level=0.9, horizons=(1,),
@@ -147,6 +152,8 @@ class BacktestReport:
     metrics: dict[str, dict[str, Any]]
     versions: dict[str, str]
     seconds: float
+    folds_planned: int | None = None
+    interrupted: bool = False
 
     def to_frame(self) -> Any:
         """Return the out-of-sample predictions as a DataFrame (one row per sample and horizon).
@@ -195,6 +202,8 @@ class BacktestReport:
             "folds": self.folds,
             "metrics": self.metrics,
             "seconds": self.seconds,
+            "folds_planned": self.folds_planned,
+            "interrupted": self.interrupted,
         }
         if predictions and self.predictions:
             cols = {k: v for k, v in self.predictions.items() if k != "time"}
@@ -203,125 +212,3 @@ class BacktestReport:
                 **{k: np.asarray(v).tolist() for k, v in cols.items()},
             }
         return _clean(out)
-
-    def format_table(self) -> str:
-        """Format the scores as fixed-width text tables (one block per horizon).
-
-        Returns:
-            Point forecasts (MAE, RMSE, skill vs persistence, direction accuracy with its
-            95% Wilson interval, p-values of the binomial test against always-up and of
-            Pesaran–Timmermann, Diebold–Mariano vs persistence), then intervals (coverage,
-            Winkler score, mean width).
-        """
-        blocks = []
-        first = self.folds[0]["test_start"][:10] if self.folds else "?"
-        last = self.folds[-1]["test_end"][:10] if self.folds else "?"
-        for name, m in self.metrics.items():
-            head = (
-                f"{self.symbol or ''} {self.interval or ''} [{name}] {m['samples']} out-of-sample "
-                f"samples in {len(self.folds)} folds, {first} .. {last}"
-            ).strip()
-            rows = [
-                ("model", "MAE", "RMSE", "skill", "dir.acc", "95% CI", "p>up", "PT p", "DM", "DM p")
-            ]
-            for model, s in m["points"].items():
-                ci = s.get("direction_ci95")
-                dm = s.get("diebold_mariano") or {}
-                rows.append(
-                    (
-                        model,
-                        num(s["mae"], ".6f"),
-                        num(s["rmse"], ".6f"),
-                        pct(s["skill"]),
-                        pct(s.get("direction_accuracy")) if ci else "-",
-                        f"{pct(ci[0])}-{pct(ci[1])}" if ci else "-",
-                        num((s.get("binomial_vs_always_up") or {}).get("pvalue"), ".3f")
-                        if ci
-                        else "-",
-                        num((s.get("pesaran_timmermann") or {}).get("pvalue"), ".3f")
-                        if ci
-                        else "-",
-                        num(dm.get("statistic"), "+.2f") if ci else "-",
-                        num(dm.get("pvalue"), ".3f") if ci else "-",
-                    )
-                )
-            au = m["always_up"]
-            ci = au["direction_ci95"]
-            rows.append(
-                (
-                    "always-up",
-                    "-",
-                    "-",
-                    "-",
-                    pct(au["direction_accuracy"]),
-                    f"{pct(ci[0])}-{pct(ci[1])}",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                )
-            )
-            irows = [(f"interval ({self.level:.0%})", "coverage", "Winkler", "mean width")]
-            for model, s in m["intervals"].items():
-                irows.append(
-                    (
-                        model,
-                        pct(s["coverage"]),
-                        num(s["winkler"], ".5f"),
-                        num(s["mean_width"], ".5f"),
-                    )
-                )
-            blocks.append("\n".join([head, *grid(rows), "", *grid(irows)]))
-        return "\n\n".join(blocks)
-
-    def plot(self, path: Any, last: int = 250) -> None:
-        """Draw the report into a PNG (matplotlib, imported here, Agg backend).
-
-        Left: the last ``last`` out-of-sample predicted prices of the first horizon with
-        the LSTM's interval, against the realized prices. Right: cumulative absolute
-        error (log return) of the LSTM and the point baselines minus that of persistence,
-        over all folds (dotted lines: fold starts).
-
-        Args:
-            path: Output PNG file.
-            last: Samples drawn in the left panel.
-        """
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        p = self.predictions
-        h = self.horizons[0]
-        y = p["y"][:, 0]
-        times = np.asarray(p["time"])
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.8))
-        sl = slice(max(0, len(y) - last), len(y))
-        close = p["close"][sl]
-        ax1.fill_between(
-            times[sl],
-            close * np.exp(p["lstm_lower"][sl, 0]),
-            close * np.exp(p["lstm_upper"][sl, 0]),
-            alpha=0.25,
-            label=f"LSTM {self.level:.0%} interval",
-        )
-        ax1.plot(times[sl], close * np.exp(y[sl]), color="black", lw=1.0, label=f"realized (t+{h})")
-        ax1.plot(times[sl], close * np.exp(p["lstm"][sl, 0]), lw=1.0, label="LSTM predicted")
-        ax1.set(title=f"last {len(close)} out-of-sample predictions", ylabel="price")
-        ax1.legend(loc="best", fontsize=8)
-        base = np.cumsum(np.abs(y))
-        for name in POINT_MODELS:
-            pred = np.zeros_like(y) if name == "persistence" else p[name][:, 0]
-            ax2.plot(times, np.cumsum(np.abs(y - pred)) - base, lw=1.0, label=name)
-        for f in self.folds[1:]:
-            ax2.axvline(np.datetime64(f["test_start"][:19]), color="grey", lw=0.5, ls=":")
-        ax2.set(
-            title="cumulative |error| minus persistence's (below 0 = better)",
-            ylabel="log-return units",
-        )
-        ax2.legend(loc="best", fontsize=8)
-        fig.suptitle(f"walk-forward backtest {self.symbol or ''} {self.interval or ''} h{h}")
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from finance_demo.dataset import build_dataset
-from finance_demo.system import level_of, pipeline_of
+from finance_demo.system import spec_of
 
-__all__ = ["batch_predict"]
+__all__ = ["batch_predict", "holdout_predictions"]
 
 
 def batch_predict(model: Any, candles: Any, level: float | None = None) -> Any:
@@ -32,9 +32,9 @@ def batch_predict(model: Any, candles: Any, level: float | None = None) -> Any:
     import pandas as pd
     from feature_extraction import FeatureExtraction
 
-    pipeline = pipeline_of(model)
+    pipeline = spec_of(model)
     if level is None:
-        level = level_of(model)
+        level = pipeline.level
     features = FeatureExtraction(window_size=pipeline.window_size, normalize=pipeline.normalize)
     data = build_dataset(candles, pipeline, features)
     fc = model.forecast(data.X, level=level)
@@ -58,3 +58,25 @@ def batch_predict(model: Any, candles: Any, level: float | None = None) -> Any:
     for name in ("predicted", "lower", "upper"):
         frame[f"{name}_price"] = closes * np.exp(frame[f"{name}_return"].to_numpy())
     return frame
+
+
+def holdout_predictions(model: Any, candles: Any, last: int | None = 250) -> Any:
+    """The held-out test part's first-horizon predictions with known outcomes (for a plot).
+
+    Args:
+        model: A model trained by :func:`finance_demo.train_model` on ``candles``.
+        candles: The candles it was trained on.
+        last: Keep only the last rows (``None``: all of them).
+
+    Returns:
+        The rows of :func:`batch_predict` at the first horizon, from the recorded
+        ``dataset.test_start`` on (every row when no test part was held out), whose
+        outcome is in the history.
+    """
+    preds = batch_predict(model, candles)
+    h0 = spec_of(model).horizons[0]
+    rows = preds[(preds["horizon"] == h0) & preds["realized_return"].notna()]
+    start = (model.metadata.get("dataset") or {}).get("test_start")
+    if start is not None:
+        rows = rows[rows["time"] >= start]
+    return rows if last is None else rows.iloc[-last:]

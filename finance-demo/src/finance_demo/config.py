@@ -37,11 +37,12 @@ from finance_demo.errors import SettingsError
 __all__ = [
     "DataConfig",
     "EvaluationConfig",
-    "Pipeline",
+    "PipelineSpec",
     "SettingField",
     "Settings",
     "load_settings",
     "load_settings_file",
+    "price_decimals",
     "schema_markdown",
     "settings_from_flags",
     "settings_schema",
@@ -54,7 +55,8 @@ class DataConfig:
 
     Args:
         symbol: Ticker, e.g. AAPL or ^GSPC (required by the commands that fetch).
-        period: History length (1mo, 1y, 5y, max...).
+        period: History length (1mo, 1y, 5y, max...); null: the source's default (the whole
+            series for sample, csv and replay; Yahoo's per-interval default for yahoo).
         interval: Candle interval (1h, 1d, 1wk...).
         source: Where candles come from: yahoo, sample, csv:PATH, replay.
 
@@ -64,13 +66,15 @@ class DataConfig:
     """
 
     symbol: str | None = None
-    period: str = "1y"
+    period: str | None = None
     interval: str = "1d"
     source: str = "yahoo"
 
     def __post_init__(self) -> None:
         for name in ("period", "interval", "source"):
             value = getattr(self, name)
+            if value is None and name == "period":
+                continue
             if not isinstance(value, str) or not value:
                 raise SettingsError(f"{name} must be a non-empty string, got {value!r}")
         if self.symbol is not None and (not isinstance(self.symbol, str) or not self.symbol):
@@ -110,20 +114,59 @@ class EvaluationConfig:
         return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True)
-class Pipeline:
-    """The window sizes the data and the live loop share: a view of three configs.
+#: Candle intervals as a model file may record them (``5m``, ``1h``, ``1d``, ``1wk``...).
+_INTERVAL = re.compile(r"[1-9][0-9]{0,3}(m|h|d|wk|mo)")
 
-    Nothing is declared here: every size is read from the buffer, features or model
-    config. The flat :meth:`to_dict` is what the model file records as ``pipeline``.
+
+def price_decimals(closes: Any) -> int:
+    """Decimals that show a price series at its instrument's precision (about 6 digits).
+
+    ``5 - floor(log10(median |close|))``, clipped to ``[2, 8]``: the S&P 500 (~2,000) gets
+    2, a stock at ~150 gets 3, EUR/USD (~1.16) gets 5, a coin at ~0.05 gets 7.
+
+    Args:
+        closes: The closes of the series (any array-like of positive numbers).
+
+    Returns:
+        The number of decimals (2 when there is no finite positive close).
+
+    Examples:
+        >>> price_decimals([1.1612, 1.1634]), price_decimals([2712.3]), price_decimals([150.0])
+        (5, 2, 3)
+    """
+    import numpy as np
+
+    values = np.abs(np.asarray(closes, dtype=np.float64).reshape(-1))
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return 2
+    return int(min(8, max(2, 5 - math.floor(math.log10(float(np.median(values)))))))
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """What a trained model expects: one frozen object, recorded in the model file.
+
+    Nothing is declared twice: the sizes come from the buffer, features and model configs
+    (``seq_len`` and ``horizons`` are the network's), and the spec adds only what a model
+    needs from the data side: ``symbol``, ``interval``, the interval ``level`` and the
+    price precision. The System, :func:`~finance_demo.batch_predict`, the CLI and every
+    later consumer read a model through :func:`~finance_demo.spec_of`, never dict keys.
+    The model file records :meth:`to_dict` (without the network, which the file holds as
+    its own ``config``); :meth:`from_dict` validates every field through its config class.
 
     Args:
         buffer: The buffer's sizes.
         features: The feature extraction's settings.
-        model: The network's config (``seq_len``, ``horizons``).
+        model: The network's config (``seq_len``, ``horizons``; ``input_dim`` must be the
+            features' count).
+        symbol: Ticker the model was trained on (``None``: not recorded).
+        interval: Candle interval of the training data (``None``: not recorded).
+        level: Nominal coverage of the prediction intervals.
+        price_decimals: Decimals used to print prices (see :func:`price_decimals`).
 
     Examples:
-        >>> p = Pipeline.build(buffer_size=30, seq_len=10)
+        >>> p = PipelineSpec.build(buffer_size=30, seq_len=10)
         >>> p.span, p.min_history
         (39, 40)
     """
@@ -131,35 +174,69 @@ class Pipeline:
     buffer: BufferConfig = field(default_factory=BufferConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    symbol: str | None = None
+    interval: str | None = None
+    level: float = 0.9
+    price_decimals: int = 2
 
     def __post_init__(self) -> None:
+        for name, cls in (
+            ("buffer", BufferConfig),
+            ("features", FeatureConfig),
+            ("model", ModelConfig),
+        ):
+            if not isinstance(getattr(self, name), cls):
+                raise SettingsError(f"{name} must be a {cls.__name__}")
         if self.features.window_size > self.buffer.buffer_size:
             raise SettingsError(
                 f"features.window_size must be <= buffer_size ({self.buffer.buffer_size}), "
                 f"got {self.features.window_size}"
             )
+        n = self.features.n_features(self.buffer.channels)
+        if self.model.input_dim != n:
+            raise SettingsError(
+                f"the network takes {self.model.input_dim} features per step, the features "
+                f"settings make {n}"
+            )
+        if self.symbol is not None and (
+            not isinstance(self.symbol, str) or not 0 < len(self.symbol) <= 64
+        ):
+            raise SettingsError("symbol must be a string of 1 to 64 characters or null")
+        if self.interval is not None and (
+            not isinstance(self.interval, str) or not _INTERVAL.fullmatch(self.interval)
+        ):
+            raise SettingsError("interval must be a candle interval like 1d, 1h or 5m, or null")
+        try:
+            check_level(self.level)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        d = self.price_decimals
+        if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 12:
+            raise SettingsError("price_decimals must be an integer in [0, 12]")
 
     @classmethod
-    def build(cls, **sizes: Any) -> Pipeline:
-        """Build the view from flat sizes (``buffer_size=30, seq_len=10, ...``).
+    def build(cls, **sizes: Any) -> PipelineSpec:
+        """Build a spec from flat sizes (``buffer_size=30, seq_len=10, ...``).
 
-        Each key goes to the config that owns it; unknown keys are refused.
+        Each key goes to the config that owns it (``symbol``, ``interval``, ``level`` and
+        ``price_decimals`` to the spec); unknown keys are refused; the network's
+        ``input_dim`` is derived from the features.
 
         Raises:
             ValueError: An unknown key or a bad value.
         """
         parts: dict[str, dict[str, Any]] = {"buffer": {}, "features": {}, "model": {}}
         owners = {"buffer": BufferConfig, "features": FeatureConfig, "model": ModelConfig}
+        own = {k: sizes.pop(k) for k in _SPEC_OWN if k in sizes}
         for key, value in sizes.items():
             owner = next((s for s, c in owners.items() if key in _field_names(c)), None)
             if owner is None:
                 raise ValueError(f"unknown pipeline size {key!r}")
             parts[owner][key] = value
-        return cls(
-            BufferConfig(**parts["buffer"]),
-            FeatureConfig(**parts["features"]),
-            ModelConfig(**parts["model"]),
-        )
+        buffer = BufferConfig(**parts["buffer"])
+        features = FeatureConfig(**parts["features"])
+        parts["model"].setdefault("input_dim", features.n_features(buffer.channels))
+        return cls(buffer, features, ModelConfig(**parts["model"]), **own)
 
     buffer_size = property(lambda self: self.buffer.buffer_size, doc="Closes per window.")
     step_size = property(lambda self: self.buffer.step_size, doc="Closes between windows.")
@@ -178,16 +255,66 @@ class Pipeline:
         """Closes needed for one sequence and its longest-horizon target."""
         return self.span + max(self.horizons)
 
+    def format_price(self, price: float) -> str:
+        """Format a price at the spec's precision (``1.16234``, ``2712.35``)."""
+        return f"{price:.{self.price_decimals}f}"
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the flat sizes (``Pipeline.build(**d)`` rebuilds the view's sizes)."""
+        """Return the spec as the model file records it (the network is the file's own).
+
+        Examples:
+            >>> sorted(PipelineSpec().to_dict())
+            ['buffer', 'features', 'interval', 'level', 'price_decimals', 'symbol']
+        """
         return {
-            "buffer_size": self.buffer_size,
-            "step_size": self.step_size,
-            "seq_len": self.seq_len,
-            "window_size": self.window_size,
-            "normalize": self.normalize,
-            "horizons": list(self.horizons),
+            "symbol": self.symbol,
+            "interval": self.interval,
+            "buffer": self.buffer.to_dict(),
+            "features": self.features.to_dict(),
+            "level": self.level,
+            "price_decimals": self.price_decimals,
         }
+
+    @classmethod
+    def from_dict(cls, data: Any, model: ModelConfig) -> PipelineSpec:
+        """Rebuild and validate a spec recorded by :meth:`to_dict`, with its network config.
+
+        Every field goes through its config class (``BufferConfig.from_dict``,
+        ``FeatureConfig.from_dict``); unknown keys, a list where a mapping belongs, a
+        value out of range, or a network whose inputs do not fit the features are refused.
+
+        Args:
+            data: The recorded mapping.
+            model: The network's config (the model file's ``config``).
+
+        Raises:
+            SettingsError: One line naming the broken field.
+        """
+        if not isinstance(data, dict):
+            raise SettingsError(f"the pipeline spec must be a mapping, got {type(data).__name__}")
+        known = ("symbol", "interval", "buffer", "features", *_SPEC_OWN[2:])
+        unknown = sorted(str(k) for k in data if k not in known)
+        if unknown:
+            raise SettingsError(
+                f"unknown pipeline key {unknown[0][:40]!r} (known: {', '.join(known)})"
+            )
+        parts: dict[str, Any] = {}
+        for name, cls_ in (("buffer", BufferConfig), ("features", FeatureConfig)):
+            body = data.get(name, {})
+            if not isinstance(body, dict):
+                raise SettingsError(f"pipeline {name} must be a mapping, got {type(body).__name__}")
+            try:
+                parts[name] = cls_.from_dict(body)
+            except (ValueError, TypeError) as exc:
+                raise SettingsError(f"pipeline {name}: {exc}") from None
+        if not isinstance(model, ModelConfig):
+            raise SettingsError("the network config must be a ModelConfig")
+        own = {k: data[k] for k in ("symbol", "interval", *_SPEC_OWN[2:]) if k in data}
+        return cls(parts["buffer"], parts["features"], model, **own)
+
+
+#: The spec's own fields (the rest belong to the buffer, features and model configs).
+_SPEC_OWN = ("symbol", "interval", "level", "price_decimals")
 
 
 #: Section name -> the config class it maps to, in file order.
@@ -249,12 +376,19 @@ class Settings:
         input_dim = self.features.n_features(self.buffer.channels)
         if self.model.input_dim != input_dim:
             object.__setattr__(self, "model", dataclasses.replace(self.model, input_dim=input_dim))
-        Pipeline(self.buffer, self.features, self.model)  # the cross-section checks
+        _ = self.pipeline  # the cross-section checks
 
     @property
-    def pipeline(self) -> Pipeline:
-        """The window sizes shared by training and the live loop (a view, see :class:`Pipeline`)."""
-        return Pipeline(self.buffer, self.features, self.model)
+    def pipeline(self) -> PipelineSpec:
+        """The spec of the model these settings train (see :class:`PipelineSpec`)."""
+        return PipelineSpec(
+            self.buffer,
+            self.features,
+            self.model,
+            symbol=self.data.symbol,
+            interval=self.data.interval,
+            level=self.evaluation.level,
+        )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Return the settings in the file layout (sections of plain values)."""

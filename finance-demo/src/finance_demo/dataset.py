@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from finance_demo.config import Pipeline
+from finance_demo.config import PipelineSpec
 from finance_demo.errors import InsufficientDataError, PipelineError
 
 __all__ = ["Dataset", "build_dataset", "closes_of", "split_dataset"]
@@ -84,7 +84,7 @@ def closes_of(candles: Any) -> np.ndarray:
     return closes
 
 
-def build_dataset(candles: Any, config: Pipeline, features: Any = None) -> Dataset:
+def build_dataset(candles: Any, config: PipelineSpec, features: Any = None) -> Dataset:
     """Build every input sequence of a history in bulk, with its targets.
 
     Args:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
+from model.metrics import direction_hit
+
 __all__ = ["LiveMetrics"]
 
 
 class LiveMetrics:
-    """Accumulate MAE, direction hit rate and interval coverage in O(1) memory.
+    """Accumulate MAE, direction accuracy and interval coverage in O(1) memory.
+
+    Direction accuracy and always-up are ``model.metrics``' one definition (up / not up).
 
     Every update is one realized prediction: the predicted log return, the realized one
     and the interval bounds (log returns too). Persistence (predicting no change) is
@@ -18,7 +22,7 @@ class LiveMetrics:
         >>> m = LiveMetrics()
         >>> m.update(0.01, 0.02, -0.01, 0.03)
         >>> m.update(0.01, -0.01, 0.0, 0.02)
-        >>> m.count, m.mae, m.hit_rate, m.coverage
+        >>> m.count, m.mae, m.direction_accuracy, m.coverage
         (2, 0.015, 0.5, 0.5)
     """
 
@@ -42,8 +46,8 @@ class LiveMetrics:
         self.count += 1
         self._abs_err += abs(predicted - realized)
         self._abs_persist += abs(realized)
-        self._hits += (predicted > 0) == (realized > 0)
-        self._up += realized > 0
+        self._hits += direction_hit(realized, predicted)
+        self._up += direction_hit(realized, 1.0)  # the always-up forecast
         self._covered += lower <= realized <= upper
 
     def _ratio(self, total: float) -> float:
@@ -60,12 +64,12 @@ class LiveMetrics:
         return self._ratio(self._abs_persist)
 
     @property
-    def hit_rate(self) -> float:
+    def direction_accuracy(self) -> float:
         """Share of outcomes whose direction (up / not up) was predicted right."""
         return self._ratio(self._hits)
 
     @property
-    def up_rate(self) -> float:
+    def always_up(self) -> float:
         """Share of outcomes that went up (the hit rate of always predicting up)."""
         return self._ratio(self._up)
 
@@ -80,7 +84,7 @@ class LiveMetrics:
             "outcomes": self.count,
             "mae": self.mae,
             "mae_persistence": self.mae_persistence,
-            "hit_rate": self.hit_rate,
-            "always_up_rate": self.up_rate,
+            "direction_accuracy": self.direction_accuracy,
+            "always_up": self.always_up,
             "coverage": self.coverage,
         }

@@ -14,58 +14,40 @@ import numpy as np
 from signal_processing import Buffer
 from signal_processing import System as BaseSystem
 
-from finance_demo.config import Pipeline
-from finance_demo.errors import ForeignModelError
+from finance_demo.config import PipelineSpec
+from finance_demo.errors import ForeignModelError, SettingsError
 
-__all__ = ["Prediction", "Predictor", "System", "pipeline_of"]
+__all__ = ["Prediction", "Predictor", "System", "spec_of"]
 
 
-def pipeline_of(model: Any) -> Pipeline:
-    """Return the :class:`~finance_demo.Pipeline` recorded in a trained model.
+def spec_of(model: Any) -> PipelineSpec:
+    """Return the :class:`~finance_demo.PipelineSpec` recorded in a trained model.
+
+    Every field is validated through its config class, and against the network: its
+    inputs must be the features' count (``seq_len`` and ``horizons`` are the network's).
 
     Args:
-        model: A trained ``model.Model`` whose ``metadata["pipeline"]`` was written by
-            :func:`finance_demo.train_model`.
+        model: A trained ``model.Model`` (or anything with ``metadata`` and ``config``)
+            whose ``metadata["pipeline"]`` was written by :func:`finance_demo.train_model`.
 
     Returns:
-        The window sizes: the buffer's, the features' and the model's config (with the
-        recorded ``seq_len`` and ``horizons``).
+        The spec: buffer, features and network configs, symbol, interval, level, price
+        precision.
 
     Raises:
-        ForeignModelError: The model has no pipeline metadata (it was not trained by this
-            package), or the metadata is broken.
+        ForeignModelError: The model has no pipeline spec (it was not trained by this
+            package), or the spec is broken (one line naming the field).
     """
-    import dataclasses
-
-    from feature_extraction.config import FeatureConfig
-    from signal_processing import BufferConfig
-
     meta = getattr(model, "metadata", None) or {}
-    raw = meta.get("pipeline")
-    if not isinstance(raw, dict):
+    raw = meta.get("pipeline") if isinstance(meta, dict) else None
+    if raw is None:
         raise ForeignModelError(
-            "the model was not written by 'stock-analyzer train' (no pipeline settings)"
+            "the model was not written by 'stock-analyzer train' (no pipeline spec)"
         )
     try:
-        features = meta.get("features") or {
-            k: raw[k] for k in ("window_size", "normalize") if k in raw
-        }
-        sizes = {k: raw[k] for k in ("buffer_size", "step_size") if k in raw}
-        shape = {k: raw[k] for k in ("seq_len", "horizons") if k in raw}
-        return Pipeline(
-            BufferConfig(**sizes),
-            FeatureConfig.from_dict(features),
-            dataclasses.replace(model.config, **shape),
-        )
-    except (ValueError, TypeError) as exc:
-        raise ForeignModelError(f"the model file's pipeline settings are broken: {exc}") from None
-
-
-def level_of(model: Any) -> float:
-    """Return the interval level a model was evaluated at (0.9 when not recorded)."""
-    meta = getattr(model, "metadata", None) or {}
-    recorded = meta.get("evaluation_config") or meta.get("training") or {}
-    return float(recorded.get("level", 0.9))
+        return PipelineSpec.from_dict(raw, model.config)
+    except SettingsError as exc:
+        raise ForeignModelError(f"the model file's pipeline spec is broken: {exc}") from None
 
 
 class Predictor:
@@ -117,8 +99,8 @@ class System(BaseSystem):
 
     Args:
         model: A model trained by :func:`finance_demo.train_model` (its metadata holds
-            the pipeline and feature settings).
-        level: Interval level (default: the level the model was evaluated at).
+            the :class:`~finance_demo.PipelineSpec`, read with :func:`spec_of`).
+        level: Interval level (default: the spec's, the level the model was evaluated at).
 
     Examples:
         >>> system = System(model)  # doctest: +SKIP
@@ -130,14 +112,12 @@ class System(BaseSystem):
     def __init__(self, model: Any, level: float | None = None) -> None:
         from feature_extraction import FeatureExtraction
 
-        meta = model.metadata or {}
         self.model = model
-        self.pipeline = pipeline_of(model)
-        self.interval: str | None = meta.get("interval")
-        self.symbol: str | None = meta.get("symbol")
+        self.pipeline = p = spec_of(model)
+        self.interval: str | None = p.interval
+        self.symbol: str | None = p.symbol
         if level is None:
-            level = level_of(model)
-        p = self.pipeline
+            level = p.level
         features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
         super().__init__(
             Buffer(p.buffer_size, step_size=p.step_size),

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from finance_demo.config import Settings
-from finance_demo.dataset import Dataset, build_dataset, split_dataset
+from finance_demo.config import Settings, price_decimals
+from finance_demo.dataset import Dataset, build_dataset, closes_of, split_dataset
 
-__all__ = ["evaluate", "torch_threads", "train_model"]
+__all__ = [
+    "MIN_TEST_SAMPLES",
+    "MIN_TRAIN_SAMPLES",
+    "evaluate",
+    "few_samples",
+    "torch_threads",
+    "train_model",
+]
+
+#: Below this many training samples, a trained model is unlikely to mean anything.
+MIN_TRAIN_SAMPLES = 500
+#: Below this many test samples, the scores' error bars are too wide to read (the 95 %
+#: interval of a direction accuracy near 50 % is about +-10 points at 100 samples).
+MIN_TEST_SAMPLES = 100
 
 
 @contextlib.contextmanager
@@ -68,11 +82,36 @@ def evaluate(model: Any, data: Dataset, level: float = 0.9) -> dict[str, dict[st
             "price_mae": float(np.mean(np.abs(c * np.exp(mean[:, k]) - c * np.exp(y)))),
             "price_mae_persistence": float(np.mean(np.abs(c - c * np.exp(y)))),
             "direction_accuracy": metrics.direction_accuracy(y, mean[:, k]),
-            "always_up": float(np.mean(y > 0)),
+            "always_up": metrics.always_up_accuracy(y),
             "coverage": metrics.coverage(y, lower[:, k], upper[:, k]),
             "level": level,
         }
     return out
+
+
+def few_samples(train: int, test: int) -> str | None:
+    """Say in one line when a run has too few samples for its scores to mean anything.
+
+    Args:
+        train: Training samples.
+        test: Test samples (0: no test part, not counted).
+
+    Returns:
+        The warning (with the counts and the thresholds), or ``None``.
+
+    Examples:
+        >>> print(few_samples(126, 27))  # doctest: +NORMALIZE_WHITESPACE
+        only 126 training and 27 test samples (fewer than 500 / 100): the scores mean
+        little; use a longer period
+        >>> few_samples(3472, 744) is None
+        True
+    """
+    if train >= MIN_TRAIN_SAMPLES and (test == 0 or test >= MIN_TEST_SAMPLES):
+        return None
+    return (
+        f"only {train} training and {test} test samples (fewer than {MIN_TRAIN_SAMPLES} / "
+        f"{MIN_TEST_SAMPLES}): the scores mean little; use a longer period"
+    )
 
 
 def train_model(
@@ -97,10 +136,10 @@ def train_model(
         progress: Called after each epoch with ``(epoch, epochs, record)``.
 
     Returns:
-        The trained ``model.Model``; ``model.metadata`` holds ``symbol``, ``interval``,
-        ``pipeline`` (flat window sizes), ``features``, ``training`` (the TrainConfig),
-        ``evaluation_config``, ``dataset``, ``evaluation`` (see :func:`evaluate`) and
-        ``history`` (per-epoch losses).
+        The trained ``model.Model``; ``model.metadata`` holds ``pipeline`` (the
+        :class:`~finance_demo.PipelineSpec`, read back with :func:`~finance_demo.spec_of`),
+        ``training`` (the TrainConfig), ``dataset`` (counts, dates, ``test_fraction``) and
+        ``evaluation`` (see :func:`evaluate`); the per-epoch losses are ``model.history``.
 
     Raises:
         InsufficientDataError: Too few candles for the window sizes and the split.
@@ -128,14 +167,13 @@ def _train(
     data = build_dataset(candles, p, features)
     train, val, test = split_dataset(data, t.val_fraction, e.test_fraction, p.step_size)
     model = Model(settings.model)
-    history = model.train(train.X, train.y, t, X_val=val.X, y_val=val.y, progress=progress)
+    model.train(train.X, train.y, t, X_val=val.X, y_val=val.y, progress=progress)
+    spec = dataclasses.replace(
+        p, symbol=symbol, interval=interval, price_decimals=price_decimals(closes_of(candles))
+    )
     model.metadata.update(
-        symbol=symbol,
-        interval=interval,
-        pipeline=p.to_dict(),
-        features=features.to_dict(),
+        pipeline=spec.to_dict(),
         training=t.to_dict(),
-        evaluation_config=e.to_dict(),
         dataset={
             "candles": len(candles),
             "first": _iso(candles.index[0]),
@@ -145,8 +183,8 @@ def _train(
             "val": len(val),
             "test": len(test),
             "test_start": _iso(test.times[0]) if len(test) else None,
+            "test_fraction": e.test_fraction,
         },
         evaluation=evaluate(model, test, e.level),
-        history=[dict(r) for r in history],
     )
     return model

@@ -6,7 +6,10 @@ interval, ``α = 1 - level``):
 
 - ``mae = mean(|y - ŷ|)``
 - ``rmse = sqrt(mean((y - ŷ)²))``
-- ``direction_accuracy = mean(sign(ŷ) == sign(y))`` (a zero only matches a zero)
+- ``direction_accuracy = mean((ŷ > 0) == (y > 0))``: a direction is "up" or "not up"
+  (a zero return is not up), so that ``always_up_accuracy = mean(y > 0)`` is exactly the
+  accuracy of always predicting up. The one definition of both: the training summary,
+  the live loop's running metrics and the backtest all use these.
 - ``skill = 1 - mae(y, ŷ) / mae(y, 0)``: against persistence, i.e. a zero predicted
   return (the price stays where it is); > 0 beats it; ``nan`` if every ``y`` is 0
 - ``coverage = mean(l <= y <= u)``
@@ -20,7 +23,17 @@ import numpy as np
 
 from model.calibration import check_level
 
-__all__ = ["coverage", "direction_accuracy", "mae", "rmse", "skill", "winkler_score"]
+__all__ = [
+    "always_up_accuracy",
+    "coverage",
+    "direction_accuracy",
+    "direction_hit",
+    "direction_hits",
+    "mae",
+    "rmse",
+    "skill",
+    "winkler_score",
+]
 
 
 def _arrays(*arrays: object) -> list[np.ndarray]:
@@ -61,18 +74,48 @@ def rmse(y_true: object, y_pred: object) -> float:
     return float(np.sqrt(np.mean((y - p) ** 2)))
 
 
+def direction_hit(realized: float, predicted: float) -> bool:
+    """One outcome: was its direction (up / not up) predicted right? ``(ŷ > 0) == (y > 0)``.
+
+    Examples:
+        >>> direction_hit(0.01, 0.002), direction_hit(0.0, -0.001), direction_hit(-0.01, 0.01)
+        (True, True, False)
+    """
+    return bool((predicted > 0) == (realized > 0))
+
+
+def direction_hits(y_true: object, y_pred: object) -> np.ndarray:
+    """Element-wise :func:`direction_hit` of equal-shape arrays (flattened bools)."""
+    y, p = _arrays(y_true, y_pred)
+    return (p > 0) == (y > 0)
+
+
 def direction_accuracy(y_true: object, y_pred: object) -> float:
-    """Fraction of predictions with the sign of the outcome.
+    """Share of outcomes whose direction (up / not up) was predicted right.
 
     Args:
         y_true: Outcomes.
         y_pred: Predictions, same shape.
 
     Returns:
-        ``mean(sign(y_pred) == sign(y_true))``.
+        ``mean((y_pred > 0) == (y_true > 0))``.
+
+    Examples:
+        >>> direction_accuracy([0.01, -0.02, 0.0, 0.03], [0.1, 0.1, -0.1, 0.2])
+        0.75
     """
-    y, p = _arrays(y_true, y_pred)
-    return float(np.mean(np.sign(y) == np.sign(p)))
+    return float(np.mean(direction_hits(y_true, y_pred)))
+
+
+def always_up_accuracy(y_true: object) -> float:
+    """Direction accuracy of always predicting up: the share of outcomes above zero.
+
+    Examples:
+        >>> always_up_accuracy([0.01, -0.02, 0.0, 0.03])
+        0.5
+    """
+    (y,) = _arrays(y_true)
+    return float(np.mean(y > 0))
 
 
 def skill(y_true: object, y_pred: object) -> float:

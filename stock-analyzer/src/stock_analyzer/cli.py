@@ -16,10 +16,12 @@ import click
 
 from stock_analyzer import __version__
 from stock_analyzer.options import (
+    FiniteFloat,
     OneLineGroup,
     SourceType,
     config_option,
     merge_settings,
+    set_verbosity,
     settings_options,
     user_errors,
 )
@@ -29,6 +31,27 @@ __all__ = ["cli", "main"]
 _TRAIN_SOURCES = SourceType(("yahoo", "sample"), ("csv",))
 _LIVE_SOURCES = SourceType(("yahoo", "replay"), ("replay",))
 _POSITIVE = click.IntRange(min=1)
+_FINITE_SECONDS = FiniteFloat(min=0.0)
+_JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of text."
+)
+#: The hint for a failed Yahoo fetch in the offline commands and in ``predict``.
+_OFFLINE = "offline? --source sample uses the candles shipped with data-fetcher"
+_OFFLINE_LIVE = "offline? --source replay replays the shipped sample as a live feed"
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str, allow_nan=False) + "\n"
+
+
+def _write_text(path: str, text: str) -> None:
+    """Write a whole text file atomically, or to stdout when ``path`` is ``-``."""
+    if path == "-":
+        click.echo(text, nl=False)
+        return
+    from finance_demo.files import atomic_write
+
+    atomic_write(path, text)
 
 
 def data_options(command: Any) -> Any:
@@ -58,14 +81,27 @@ def _fetcher(symbol: str, **kwargs: Any) -> Any:
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", package_name="stock-analyzer")
+@click.option(
+    "--verbose",
+    "-v",
+    count=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, param, value: set_verbosity(value),
+    help="Log to stderr: -v info (retries, data repairs), -vv debug (and tracebacks).",
+)
 def cli() -> None:
     """Stock price predictions with an LSTM: fetch, train, predict, backtest, info.
+
+    Every option can also be set in the environment: STOCK_ANALYZER_<COMMAND>_<OPTION>
+    (e.g. STOCK_ANALYZER_TRAIN_EPOCHS=5); precedence: flag > environment > --config file
+    > default.
 
     Offline quick start (uses the S&P 500 sample shipped with data-fetcher):
 
     \b
       stock-analyzer train --source sample --symbol ^GSPC --period max --interval 1d
-      stock-analyzer predict --model model.pt --source replay --max-ticks 300
+      stock-analyzer predict --model model.safetensors --source replay --max-ticks 300
       stock-analyzer backtest --source sample --symbol ^GSPC --period max --folds 5
     """  # noqa: D301 (click's no-rewrap marker is the real backspace character)
 
@@ -92,13 +128,9 @@ def fetch(ctx: click.Context, **opts: Any) -> None:
         source=data.source,
         use_cache=not opts["no_cache"],
     )
-    with user_errors():
+    with user_errors(_OFFLINE):
         candles = fetcher.fetch_historical()
-        if opts["output"] == "-":
-            click.echo(candles.to_csv(), nl=False)
-        else:
-            Path(opts["output"]).parent.mkdir(parents=True, exist_ok=True)
-            candles.to_csv(opts["output"])
+        _write_text(opts["output"], candles.to_csv())
     source = fetcher.source
     cache = source.cache.directory if getattr(source, "use_cache", False) else None
     _echo_err(
@@ -160,75 +192,64 @@ class _EpochProgress(_Progress):
     "--output",
     "-o",
     type=click.Path(dir_okay=False),
-    default="model.pt",
+    default="model.safetensors",
     show_default=True,
     help="Model file; the training history goes beside it (<name>.history.json).",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG of losses and test predictions.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress.")
+@_JSON
 @click.pass_context
 def train(ctx: click.Context, **opts: Any) -> None:
     """Train an LSTM on a history and evaluate it on the held-out last part."""
-    from finance_demo import batch_predict, train_model
-
+    if opts["output"] == "-":
+        raise click.BadParameter("the model file needs a path, not '-'", param_hint="'--output'")
     settings = _settings(ctx, opts)
     data = settings.data
     output = Path(opts["output"])
     fetcher = _fetcher(data.symbol, period=data.period, interval=data.interval, source=data.source)
-    with user_errors():
+    with user_errors(_OFFLINE):
+        from finance_demo import few_samples, holdout_predictions, spec_of, train_model
+
         candles = fetcher.fetch_historical()
         _echo_err(
             f"training on {len(candles)} {data.interval} candles of {data.symbol} "
             f"({candles.index[0].date()} .. {candles.index[-1].date()}), "
             f"up to {settings.training.epochs} epochs"
         )
-        progress = _EpochProgress("training", opts["quiet"])
+        progress = _EpochProgress("training", opts["quiet"] or opts["as_json"])
         try:
             model = train_model(candles, settings, data.symbol, data.interval, progress=progress)
         finally:
             progress.close()
+        spec, meta, ds = spec_of(model), model.metadata, model.metadata["dataset"]
+        warning = few_samples(ds["train"], ds["test"])
+        if warning:
+            _echo_err(f"warning: {warning}")
         output.parent.mkdir(parents=True, exist_ok=True)
         model.save(output)
-        meta = model.metadata
         history_path = output.with_name(output.stem + ".history.json")
-        history_path.write_text(
-            json.dumps({"history": meta["history"], "evaluation": meta["evaluation"]}, indent=2)
-            + "\n",
-            encoding="utf-8",
+        _write_text(
+            str(history_path), _dump({"history": model.history, "evaluation": meta["evaluation"]})
         )
         if opts["plot"]:
-            from stock_analyzer.report import plot_training
+            from stock_analyzer.render import plot_training
 
-            preds = batch_predict(model, candles)
-            start = meta["dataset"]["test_start"]
-            h0 = settings.model.horizons[0]
-            test = preds[(preds["horizon"] == h0) & preds["realized_return"].notna()]
-            if start is not None:
-                test = test[test["time"] >= start]
-            Path(opts["plot"]).parent.mkdir(parents=True, exist_ok=True)
-            plot_training(opts["plot"], meta["history"], test, f"{data.symbol} {data.interval}")
-    from stock_analyzer.report import evaluation_table
+            rows = holdout_predictions(model, candles)
+            plot_training(opts["plot"], model.history, rows, f"{data.symbol} {data.interval}")
+    written = [str(output), str(history_path)] + ([opts["plot"]] if opts["plot"] else [])
+    if opts["as_json"]:
+        body = {"files": written, "pipeline": spec.to_dict(), "dataset": ds}
+        click.echo(_dump({**body, "evaluation": meta["evaluation"], "warning": warning}), nl=False)
+        return
+    from stock_analyzer.render import evaluation_table
 
-    ds = meta["dataset"]
     click.echo(
         f"held-out test part: {ds['test']} samples from {str(ds['test_start'])[:10]} "
         f"(train {ds['train']}, validation {ds['val']})"
     )
-    click.echo(evaluation_table(meta["evaluation"]))
-    click.echo(
-        f"saved {output} and {history_path}" + (f" and {opts['plot']}" if opts["plot"] else "")
-    )
-
-
-def _default_period(interval: str) -> str:
-    """Enough warm-up history for the window sizes, within Yahoo's limits per interval."""
-    if interval in ("1m", "2m", "5m"):
-        return "5d"
-    if interval in ("15m", "30m"):
-        return "1mo"
-    if interval in ("60m", "90m", "1h"):
-        return "3mo"
-    return "2y"
+    click.echo(evaluation_table(meta["evaluation"], spec.price_decimals))
+    click.echo("saved " + " and ".join(written))
 
 
 def _replay_start(value: str | None) -> Any:
@@ -247,16 +268,6 @@ def _replay_start(value: str | None) -> Any:
             ) from None
 
 
-def _print_record(record: dict[str, Any]) -> None:
-    if record["type"] != "prediction":
-        return
-    click.echo(
-        f"{record['time'][:19]}  close {record['close']:.2f}  h{record['horizon']} -> "
-        f"{record['predicted_price']:.2f} [{record['lower_price']:.2f}, "
-        f"{record['upper_price']:.2f}]  ({record['predicted_return']:+.3%})"
-    )
-
-
 @cli.command()
 @click.option(
     "--model",
@@ -267,7 +278,9 @@ def _print_record(record: dict[str, Any]) -> None:
 )
 @click.option("--symbol", help="Ticker (default: the model's).")
 @click.option("--interval", help="Candle interval (default and only allowed: the model's).")
-@click.option("--period", help="Warm-up history for live sources (default by interval).")
+@click.option(
+    "--period", help="Warm-up history (default: the source's, see data_fetcher.default_period)."
+)
 @click.option(
     "--source",
     type=_LIVE_SOURCES,
@@ -280,13 +293,18 @@ def _print_record(record: dict[str, Any]) -> None:
 )
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(min=0),
+    type=_FINITE_SECONDS,
     default=60.0,
     show_default=True,
     help="Seconds between polls of a live source.",
 )
 @click.option("--max-ticks", type=_POSITIVE, help="Stop after this many new candles.")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False), help="JSONL prediction log.")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="JSONL prediction log, appended to ('-' = standard output).",
+)
 @click.option(
     "--recalibrate",
     type=_POSITIVE,
@@ -295,40 +313,52 @@ def _print_record(record: dict[str, Any]) -> None:
     "the calibration from training).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+@_JSON
 def predict(**opts: Any) -> None:
     """Run the live loop: poll candles, predict, log, and score realized outcomes."""
-    from finance_demo import Activator, System
+    from stock_analyzer.render import prediction_line, summary_text
 
-    from model import Model
+    with user_errors(_OFFLINE_LIVE):
+        from finance_demo import Activator, System
 
-    with user_errors():
+        from model import Model
+
         model = Model.load(opts["model_path"])
         system = System(model)  # refuses a model file 'train' did not write
-        meta = model.metadata or {}
-        interval = opts["interval"] or meta.get("interval") or "1d"
-        symbol = opts["symbol"] or meta.get("symbol")
+        spec = system.pipeline
+        interval = opts["interval"] or spec.interval or "1d"
+        symbol = opts["symbol"] or spec.symbol
         if not symbol:
             raise click.UsageError("Missing option '--symbol' (the model records none).")
-        replay = opts["source"].startswith("replay")
         fetcher = _fetcher(
             symbol,
-            period="max" if replay else (opts["period"] or _default_period(interval)),
+            period=opts["period"],
             interval=interval,
             source=opts["source"],
             replay_start=_replay_start(opts["replay_start"]),
         )
+        to_stdout = opts["log_path"] == "-"
+        quiet = opts["quiet"] or opts["as_json"] or to_stdout
+
+        def show(record: dict[str, Any]) -> None:
+            if record["type"] == "prediction":
+                click.echo(prediction_line(record, spec.price_decimals))
+
         activator = Activator(
             fetcher,
             system,
             poll_interval=opts["poll_interval"],
             max_ticks=opts["max_ticks"],
-            log=opts["log_path"],
+            log=click.get_text_stream("stdout") if to_stdout else opts["log_path"],
             echo=_echo_err,
-            on_record=None if opts["quiet"] else _print_record,
+            on_record=None if quiet else show,
             recalibrate=opts["recalibrate"],
         )
         summary = activator.execute()
-    click.echo(summary.format())
+    if opts["as_json"]:
+        click.echo(json.dumps(summary.to_dict(), default=str).replace("NaN", "null"))
+    else:
+        click.echo(summary_text(summary), err=to_stdout)
 
 
 class _FoldProgress(_Progress):
@@ -349,45 +379,42 @@ class _FoldProgress(_Progress):
 @click.option("--since", help="Drop the candles before this date (e.g. 1990-01-01).")
 @click.option("--folds", type=_POSITIVE, help="Out-of-sample blocks.  [default: 5]")
 @click.option("--retrain-every", type=_POSITIVE, help="Samples per block instead of --folds.")
-@click.option("--report", type=click.Path(dir_okay=False), help="JSON report file.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="JSON report file ('-' = standard output).",
+)
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG: predictions, cumulative error.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-fold progress.")
+@_JSON
 @click.pass_context
 def backtest(ctx: click.Context, **opts: Any) -> None:
-    """Walk-forward backtest: retrain on an expanding window, score against baselines."""
-    from finance_demo import backtest as run_backtest
+    """Walk-forward backtest: retrain on an expanding window, score against baselines.
 
+    Ctrl-C after the first fold stops the run: the report of the folds already finished
+    is printed and written, and the exit status is 130.
+    """
     if opts["folds"] is not None and opts["retrain_every"] is not None:
         raise click.UsageError("--folds and --retrain-every are mutually exclusive")
     settings = _settings(ctx, opts)
     data = settings.data
-    since = None
-    if opts["since"]:
-        import pandas as pd
+    fetcher = _fetcher(
+        data.symbol,
+        period=data.period,
+        interval=data.interval,
+        source=data.source,
+        since=opts["since"],
+    )
+    with user_errors(_OFFLINE):
+        from finance_demo import backtest as run_backtest
 
-        try:
-            since = pd.Timestamp(opts["since"])
-        except ValueError:
-            raise click.BadParameter(
-                f"{opts['since']!r} is not a date", param_hint="--since"
-            ) from None
-    fetcher = _fetcher(data.symbol, period=data.period, interval=data.interval, source=data.source)
-    with user_errors():
         candles = fetcher.fetch_historical()
-        if since is not None:
-            if since.tzinfo is None and candles.index.tz is not None:
-                since = since.tz_localize(candles.index.tz)
-            candles = candles[candles.index >= since]
-            if candles.empty:
-                raise click.BadParameter(
-                    f"no candle on or after {opts['since']}", param_hint="--since"
-                )
         _echo_err(
             f"backtest on {len(candles)} {data.interval} candles of {data.symbol} "
             f"({candles.index[0].date()} .. {candles.index[-1].date()}), "
             f"up to {settings.training.epochs} epochs per fold"
         )
-        progress = _FoldProgress("backtest", opts["quiet"])
+        progress = _FoldProgress("backtest", opts["quiet"] or opts["as_json"])
         try:
             report = run_backtest(
                 candles,
@@ -400,53 +427,73 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
             )
         finally:
             progress.close()
+        if report.interrupted:
+            _echo_err(
+                f"interrupted: writing the report of the {len(report.folds)} of "
+                f"{report.folds_planned} folds already finished"
+            )
         written = []
         if opts["report"]:
-            Path(opts["report"]).parent.mkdir(parents=True, exist_ok=True)
-            Path(opts["report"]).write_text(
-                json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8"
-            )
-            written.append(opts["report"])
+            _write_text(opts["report"], json.dumps(report.to_dict(), indent=1) + "\n")
+            written.append("standard output" if opts["report"] == "-" else opts["report"])
         if opts["plot"]:
-            Path(opts["plot"]).parent.mkdir(parents=True, exist_ok=True)
-            report.plot(opts["plot"])
+            from stock_analyzer.render import plot_backtest
+
+            plot_backtest(report, opts["plot"])
             written.append(opts["plot"])
-    click.echo(report.format_table())
-    click.echo(f"{len(report.folds)} folds in {report.seconds:.0f} s")
-    if written:
-        click.echo("saved " + " and ".join(written))
+    text_to_stderr = opts["report"] == "-"
+    if opts["as_json"]:
+        click.echo(_dump(report.to_dict(predictions=False)), nl=False, err=text_to_stderr)
+    else:
+        from stock_analyzer.render import backtest_table
+
+        click.echo(backtest_table(report), err=text_to_stderr)
+        click.echo(f"{len(report.folds)} folds in {report.seconds:.0f} s", err=text_to_stderr)
+        if written:
+            click.echo("saved " + " and ".join(written), err=text_to_stderr)
+    if report.interrupted:
+        ctx.exit(130)
 
 
 @cli.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
 def info(model_path: str, as_json: bool) -> None:
-    """Show a model file's metadata: symbol, interval, settings, test evaluation."""
-    # Only the file's JSON header is read (``model.read_header``): no torch, no tensors, and
-    # not ``user_errors`` either (it imports data_fetcher, hence pandas: 0.6 s).
+    """Show a model file's header: symbol, interval, created, pipeline, evaluation, versions."""
+    # Only the file's JSON header is read (``model.read_header``): no torch, no tensors.
+    from finance_demo.config import PipelineSpec
+    from finance_demo.errors import SettingsError
+
     from model import ModelError, read_header
-    from stock_analyzer.report import format_info
+    from stock_analyzer.render import format_info
 
     try:
         header = read_header(model_path)
     except ModelError as exc:
         raise click.ClickException(str(exc)) from None
-    meta = dict(header.metadata)
-    if "history" not in meta and header.training.get("history"):
-        meta["history"] = header.training["history"]
-    network, versions = header.config.to_dict(), dict(header.versions)
-    if as_json:
-        body = {"metadata": meta, "created": header.created, "network": network}
-        click.echo(json.dumps({**body, "versions": versions}, indent=2, default=str))
+    spec, problem = None, None
+    raw = header.metadata.get("pipeline")
+    if raw is None:
+        problem = "none recorded (not written by 'stock-analyzer train')"
     else:
-        extra = {
+        try:
+            spec = PipelineSpec.from_dict(raw, header.config)
+        except SettingsError as exc:
+            problem = f"broken ({exc})"
+    if as_json:
+        body = {
+            "metadata": dict(header.metadata),
             "created": header.created,
-            "network": ", ".join(f"{k}={v}" for k, v in network.items()),
-            "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
+            "network": header.config.to_dict(),
+            "versions": dict(header.versions),
+            "history": header.training.get("history") or [],
+            "pipeline_problem": problem,
         }
-        click.echo(format_info(model_path, meta, extra))
+        click.echo(_dump(body), nl=False)
+    else:
+        click.echo(format_info(model_path, header, spec, problem))
 
 
 def main() -> None:
     """Entry point of the ``stock-analyzer`` executable."""
-    cli(prog_name="stock-analyzer")
+    cli(prog_name="stock-analyzer", auto_envvar_prefix="STOCK_ANALYZER")

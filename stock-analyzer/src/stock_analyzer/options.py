@@ -7,6 +7,8 @@ imports torch or pandas, so ``--help`` and ``--version`` stay fast.
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +20,13 @@ __all__ = [
     "NULL",
     "SETTING_PARAMS",
     "CommaList",
+    "FiniteFloat",
     "OneLineGroup",
     "OrNull",
     "SourceType",
     "config_option",
     "merge_settings",
+    "set_verbosity",
     "settings_options",
     "user_errors",
 ]
@@ -57,6 +61,21 @@ class CommaList(click.ParamType):
             kind = self.item.__name__
             self.fail(f"{value!r} is not a comma-separated list of {kind}", param, ctx)
             return None  # pragma: no cover
+
+
+class FiniteFloat(click.FloatRange):
+    """A float in a range that is also finite: ``nan`` and ``inf`` are refused.
+
+    (``click.FloatRange`` lets ``nan`` through: every comparison with it is false. A NaN
+    poll interval would mean no wait at all, hammering the data source.)
+    """
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        """Convert, refusing ``nan``/``inf`` with one line."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class OrNull(click.ParamType):
@@ -157,6 +176,31 @@ def merge_settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
     return settings
 
 
+#: How talkative the run is: 0 warnings only, 1 info (-v), 2 debug and tracebacks (-vv).
+VERBOSITY = 0
+
+#: The loggers of the packages (data_fetcher logs retries and data repairs).
+_LOGGERS = ("data_fetcher", "feature_extraction", "finance_demo", "model", "stock_analyzer")
+
+
+def set_verbosity(level: int) -> None:
+    """Send the packages' ``logging`` to stderr: 0 warnings, 1 info (``-v``), 2 debug.
+
+    Args:
+        level: How many ``-v`` were given.
+    """
+    global VERBOSITY
+    VERBOSITY = level
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    threshold = logging.WARNING if level <= 0 else logging.INFO if level == 1 else logging.DEBUG
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(threshold)
+        logger.propagate = False
+
+
 class OneLineGroup(click.Group):
     """A group whose errors are one stderr line (``Error: ...``), never a usage dump."""
 
@@ -173,8 +217,21 @@ class OneLineGroup(click.Group):
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Abort, KeyboardInterrupt):
             click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except Exception as exc:  # the last resort: a bug, never a traceback by default
+            if VERBOSITY >= 2:
+                raise
+            lines = str(exc).strip().splitlines()
+            text = (lines[0] if lines else "")[:300]
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {text} (this is a bug; please report "
+                "it; -vv shows the traceback)",
+                err=True,
+            )
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -241,8 +298,16 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the libraries' user-facing exceptions into one-line ``ClickException``s."""
+def user_errors(offline_hint: str | None = None) -> Iterator[None]:
+    """Map each package's root error to one ``Error: ...`` line (a ``ClickException``).
+
+    ``data_fetcher.FetcherError``, ``finance_demo.PipelineError``, ``model.ModelError``
+    and ``OSError`` (a full disk, a missing directory) are the errors a user can cause;
+    anything else is a bug, handled by :class:`OneLineGroup`'s last resort.
+
+    Args:
+        offline_hint: Added to a failed download (``FetchError``) of a live source.
+    """
     from data_fetcher import FetcherError, FetchError
     from finance_demo import PipelineError
 
@@ -252,8 +317,8 @@ def user_errors() -> Iterator[None]:
         yield
     except FetchError as exc:
         msg = str(exc)
-        if "sample" not in msg:
-            msg += " (offline? --source sample uses the candles shipped with data-fetcher)"
+        if offline_hint and "sample" not in msg:
+            msg += f" ({offline_hint})"
         raise click.ClickException(msg) from None
     except (FetcherError, PipelineError, ModelError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -1,0 +1,365 @@
+"""Rendering, in one place: every text table, summary line and plot the CLI shows.
+
+Scores are computed in ``finance_demo`` (``evaluate``, ``BacktestReport``, ``Summary``);
+this module only lays them out. Nothing here imports torch or pandas, and matplotlib is
+imported inside the plot functions, so ``stock-analyzer info`` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = [
+    "backtest_table",
+    "evaluation_table",
+    "format_info",
+    "grid",
+    "num",
+    "pct",
+    "plot_backtest",
+    "plot_training",
+    "prediction_line",
+    "summary_text",
+]
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def pct(x: Any) -> str:
+    """Format a share as a percentage with one decimal (``n/a`` for missing or nan/inf)."""
+    return "n/a" if _missing(x) else f"{x:.1%}"
+
+
+def num(x: Any, fmt: str) -> str:
+    """Format a number with ``fmt`` (``n/a`` for missing or nan/inf)."""
+    return "n/a" if _missing(x) else format(x, fmt)
+
+
+def grid(rows: list[tuple[str, ...]]) -> list[str]:
+    """Lay out rows of strings as left-aligned columns, a rule under the first row.
+
+    Examples:
+        >>> for line in grid([("a", "bb"), ("ccc", "d")]):
+        ...     print(line)
+        a    bb
+        ---  --
+        ccc  d
+    """
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def evaluation_table(evaluation: dict[str, dict[str, Any]], price_decimals: int = 2) -> str:
+    """Format the test-part evaluation of a model (one block of rows per horizon).
+
+    Args:
+        evaluation: ``model.metadata["evaluation"]`` (see ``finance_demo.evaluate``).
+        price_decimals: The instrument's price precision (``PipelineSpec.price_decimals``);
+            price errors get two more decimals.
+
+    Returns:
+        A fixed-width table: metric, model, reference.
+    """
+    rows = [("metric", "model", "reference")]
+    price_fmt = f".{price_decimals + 2}f"
+    for name, ev in evaluation.items():
+        rows.append((f"[{name}] test samples", str(ev.get("samples", "")), ""))
+        rows += [
+            (
+                "MAE (log return)",
+                num(ev.get("mae"), ".5f"),
+                num(ev.get("mae_persistence"), ".5f") + " persist.",
+            ),
+            (
+                "MAE (price)",
+                num(ev.get("price_mae"), price_fmt),
+                num(ev.get("price_mae_persistence"), price_fmt) + " persist.",
+            ),
+            (
+                "direction accuracy",
+                pct(ev.get("direction_accuracy")),
+                pct(ev.get("always_up")) + " always-up",
+            ),
+            (
+                "interval coverage",
+                pct(ev.get("coverage")),
+                pct(ev.get("level")) + " nominal",
+            ),
+        ]
+    return "\n".join(grid(rows))
+
+
+def format_info(path: str, header: Any, spec: Any, problem: str | None = None) -> str:
+    """Format a model file's header for ``stock-analyzer info``.
+
+    Args:
+        path: The model file.
+        header: ``model.read_header(path)`` (config, metadata, training, versions, created).
+        spec: The file's ``finance_demo.PipelineSpec``, or ``None`` when it has none.
+        problem: Why the spec could not be read (shown instead of it).
+
+    Returns:
+        Several lines of text.
+    """
+    meta = header.metadata
+    lines = [f"model file: {path}"]
+    if spec is not None:
+        lines += [f"symbol: {spec.symbol}", f"interval: {spec.interval}"]
+    lines.append(f"created: {header.created}")
+    if spec is not None:
+        lines.append(
+            f"pipeline: buffer_size={spec.buffer_size}, step_size={spec.step_size}, "
+            f"window_size={spec.window_size}, normalize={spec.normalize}, "
+            f"seq_len={spec.seq_len}, horizons={','.join(map(str, spec.horizons))}, "
+            f"level={spec.level:g}, price_decimals={spec.price_decimals}"
+        )
+    elif problem:
+        lines.append(f"pipeline: {problem}")
+    lines.append("network: " + ", ".join(f"{k}={v}" for k, v in header.config.to_dict().items()))
+    for section in ("training", "dataset"):
+        body = meta.get(section)
+        if isinstance(body, dict):
+            lines.append(f"{section}: " + ", ".join(f"{k}={v}" for k, v in body.items()))
+    lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in header.versions.items()))
+    history = header.training.get("history") or []
+    if history:
+        last = history[-1]
+        lines.append(
+            f"history: {len(history)} epochs, last train_loss {num(last.get('train_loss'), '.4f')}"
+            f", val_loss {num(last.get('val_loss'), '.4f')}"
+        )
+    evaluation = meta.get("evaluation")
+    if evaluation:
+        lines.append("test evaluation:")
+        lines.append(evaluation_table(evaluation, spec.price_decimals if spec else 2))
+    return "\n".join(lines)
+
+
+def prediction_line(record: dict[str, Any], price_decimals: int = 2) -> str:
+    """One live prediction record as a line: time, close, horizon, price and interval.
+
+    Examples:
+        >>> r = {"time": "2026-01-02T10:00:00+00:00", "close": 1.16201, "horizon": 1,
+        ...      "predicted_price": 1.162344, "lower_price": 1.16102, "upper_price": 1.16371,
+        ...      "predicted_return": 0.000287}
+        >>> prediction_line(r, 5)
+        '2026-01-02T10:00:00  close 1.16201  h1 -> 1.16234 [1.16102, 1.16371]  (+0.029%)'
+    """
+    d = price_decimals
+    return (
+        f"{record['time'][:19]}  close {record['close']:.{d}f}  h{record['horizon']} -> "
+        f"{record['predicted_price']:.{d}f} [{record['lower_price']:.{d}f}, "
+        f"{record['upper_price']:.{d}f}]  ({record['predicted_return']:+.3%})"
+    )
+
+
+def summary_text(summary: Any) -> str:
+    """The live loop's ``finance_demo.Summary`` as a few lines."""
+    lines = [
+        f"ticks {summary.ticks}, predictions {summary.predictions}, outcomes "
+        f"{summary.outcomes}, skipped {summary.skipped}, fetch failures {summary.failures}, "
+        f"bad candles {summary.bad_candles} (stopped: {summary.stopped})"
+    ]
+    for name, m in summary.metrics.items():
+        if not m.count:
+            lines.append(f"{name}: no realized outcome yet")
+            continue
+        lines.append(
+            f"{name}: MAE {m.mae:.5f} (persistence {m.mae_persistence:.5f}), "
+            f"direction accuracy {m.direction_accuracy:.1%} (always-up {m.always_up:.1%}), "
+            f"interval coverage {m.coverage:.1%} over {m.count} outcomes"
+        )
+    if summary.recalibrated:
+        lines.append(f"interval recalibrated on {summary.recalibrated} realized outcomes")
+    if summary.log_path:
+        lines.append(f"log: {summary.log_path}")
+    return "\n".join(lines)
+
+
+def _save(fig: Any, path: Any) -> None:
+    """Save a figure as PNG through ``finance_demo.atomic_write`` (never half-written)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from finance_demo.files import atomic_write
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    atomic_write(path, buffer.getvalue())
+
+
+def plot_training(path: str, history: list[dict[str, Any]], test: Any, title: str) -> None:
+    """Draw loss curves and test-part predictions with intervals into a PNG.
+
+    Args:
+        path: Output PNG file.
+        history: Per-epoch records (``train_loss``, ``val_loss``).
+        test: DataFrame from ``finance_demo.batch_predict`` restricted to the test part
+            and the first horizon (``time``, ``close``, ``predicted_price``,
+            ``lower_price``, ``upper_price``, ``realized_return``); its last 250 rows
+            are drawn.
+        title: Figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5), width_ratios=(1, 2.2))
+    epochs = [r["epoch"] for r in history]
+    ax1.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
+    ax1.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
+    ax1.set(xlabel="epoch", ylabel="loss (Gaussian NLL, scaled)", title="loss")
+    ax1.legend()
+    test = test.iloc[-250:]
+    if len(test):
+        h = int(test["horizon"].iloc[0])
+        actual = test["close"].to_numpy() * np.exp(test["realized_return"].to_numpy())
+        t = test["time"]
+        ax2.fill_between(t, test["lower_price"], test["upper_price"], alpha=0.25, label="interval")
+        ax2.plot(t, actual, lw=1.0, color="black", label=f"actual close (t+{h})")
+        ax2.plot(t, test["predicted_price"], lw=1.0, label="predicted")
+        ax2.set(title=f"test part (last {len(test)}): {h}-step-ahead predictions", ylabel="price")
+        ax2.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def backtest_table(report: Any) -> str:
+    """Format a ``finance_demo.BacktestReport``'s scores as text tables (one per horizon).
+
+    Args:
+        report: The backtest's report.
+
+    Returns:
+        Point forecasts (MAE, RMSE, skill vs persistence, direction accuracy with its
+        95% Wilson interval, p-values of the binomial test against always-up and of
+        Pesaran–Timmermann, Diebold–Mariano vs persistence), then intervals (coverage,
+        Winkler score, mean width).
+    """
+    blocks = []
+    first = report.folds[0]["test_start"][:10] if report.folds else "?"
+    last = report.folds[-1]["test_end"][:10] if report.folds else "?"
+    for name, m in report.metrics.items():
+        head = (
+            f"{report.symbol or ''} {report.interval or ''} [{name}] {m['samples']} out-of-sample "
+            f"samples in {len(report.folds)} folds, {first} .. {last}"
+        ).strip()
+        rows = [
+            ("model", "MAE", "RMSE", "skill", "dir.acc", "95% CI", "p>up", "PT p", "DM", "DM p")
+        ]
+        for model, s in m["points"].items():
+            ci = s.get("direction_ci95")
+            dm = s.get("diebold_mariano") or {}
+            rows.append(
+                (
+                    model,
+                    num(s["mae"], ".6f"),
+                    num(s["rmse"], ".6f"),
+                    pct(s["skill"]),
+                    pct(s.get("direction_accuracy")) if ci else "-",
+                    f"{pct(ci[0])}-{pct(ci[1])}" if ci else "-",
+                    num((s.get("binomial_vs_always_up") or {}).get("pvalue"), ".3f") if ci else "-",
+                    num((s.get("pesaran_timmermann") or {}).get("pvalue"), ".3f") if ci else "-",
+                    num(dm.get("statistic"), "+.2f") if ci else "-",
+                    num(dm.get("pvalue"), ".3f") if ci else "-",
+                )
+            )
+        au = m["always_up"]
+        ci = au["direction_ci95"]
+        rows.append(
+            (
+                "always-up",
+                "-",
+                "-",
+                "-",
+                pct(au["direction_accuracy"]),
+                f"{pct(ci[0])}-{pct(ci[1])}",
+                "-",
+                "-",
+                "-",
+                "-",
+            )
+        )
+        irows = [(f"interval ({report.level:.0%})", "coverage", "Winkler", "mean width")]
+        for model, s in m["intervals"].items():
+            irows.append(
+                (
+                    model,
+                    pct(s["coverage"]),
+                    num(s["winkler"], ".5f"),
+                    num(s["mean_width"], ".5f"),
+                )
+            )
+        blocks.append("\n".join([head, *grid(rows), "", *grid(irows)]))
+    if report.interrupted:
+        blocks.append(
+            f"interrupted: {len(report.folds)} of {report.folds_planned} folds finished; "
+            "the scores cover those folds only"
+        )
+    return "\n\n".join(blocks)
+
+
+def plot_backtest(report: Any, path: Any, last: int = 250) -> None:
+    """Draw a ``finance_demo.BacktestReport`` into a PNG (matplotlib, Agg backend).
+
+    Left: the last ``last`` out-of-sample predicted prices of the first horizon with
+    the LSTM's interval, against the realized prices. Right: cumulative absolute
+    error (log return) of the LSTM and the point baselines minus that of persistence,
+    over all folds (dotted lines: fold starts).
+
+    Args:
+        report: The backtest's report.
+        path: Output PNG file.
+        last: Samples drawn in the left panel.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from finance_demo.backtest_report import POINT_MODELS
+
+    p = report.predictions
+    h = report.horizons[0]
+    y = p["y"][:, 0]
+    times = np.asarray(p["time"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.8))
+    sl = slice(max(0, len(y) - last), len(y))
+    close = p["close"][sl]
+    ax1.fill_between(
+        times[sl],
+        close * np.exp(p["lstm_lower"][sl, 0]),
+        close * np.exp(p["lstm_upper"][sl, 0]),
+        alpha=0.25,
+        label=f"LSTM {report.level:.0%} interval",
+    )
+    ax1.plot(times[sl], close * np.exp(y[sl]), color="black", lw=1.0, label=f"realized (t+{h})")
+    ax1.plot(times[sl], close * np.exp(p["lstm"][sl, 0]), lw=1.0, label="LSTM predicted")
+    ax1.set(title=f"last {len(close)} out-of-sample predictions", ylabel="price")
+    ax1.legend(loc="best", fontsize=8)
+    base = np.cumsum(np.abs(y))
+    for name in POINT_MODELS:
+        pred = np.zeros_like(y) if name == "persistence" else p[name][:, 0]
+        ax2.plot(times, np.cumsum(np.abs(y - pred)) - base, lw=1.0, label=name)
+    for f in report.folds[1:]:
+        ax2.axvline(np.datetime64(f["test_start"][:19]), color="grey", lw=0.5, ls=":")
+    ax2.set(
+        title="cumulative |error| minus persistence's (below 0 = better)",
+        ylabel="log-return units",
+    )
+    ax2.legend(loc="best", fontsize=8)
+    fig.suptitle(f"walk-forward backtest {report.symbol or ''} {report.interval or ''} h{h}")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    _save(fig, path)
