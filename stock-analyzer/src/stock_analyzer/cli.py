@@ -114,7 +114,8 @@ def cli() -> None:
     type=click.Path(dir_okay=False),
     default="-",
     show_default=True,
-    help="CSV file to write ('-' = standard output).",
+    help="CSV file to write, .csv or .csv.gz ('-' = standard output); the tool reads it "
+    "back as --source csv:FILE with the same stamps and time zone.",
 )
 @click.option("--no-cache", is_flag=True, help="Ignore the on-disk cache of Yahoo responses.")
 @click.pass_context
@@ -128,9 +129,27 @@ def fetch(ctx: click.Context, **opts: Any) -> None:
         source=data.source,
         use_cache=not opts["no_cache"],
     )
+    output = opts["output"]
+    if output != "-" and not output.endswith((".csv", ".csv.gz", ".txt")):
+        raise click.BadParameter(
+            f"{output!r}: write a .csv or .csv.gz file (or '-')", param_hint="'--output'"
+        )
     with user_errors(_OFFLINE):
+        import io
+
+        from data_fetcher import write_candles_csv
+
         candles = fetcher.fetch_historical()
-        _write_text(opts["output"], candles.to_csv())
+        text = io.StringIO()
+        write_candles_csv(candles, text, symbol=data.symbol)
+        if output.endswith(".gz"):
+            import gzip
+
+            from finance_demo.files import atomic_write
+
+            atomic_write(output, gzip.compress(text.getvalue().encode("utf-8"), mtime=0))
+        else:
+            _write_text(output, text.getvalue())
     source = fetcher.source
     cache = source.cache.directory if getattr(source, "use_cache", False) else None
     _echo_err(
@@ -349,7 +368,7 @@ def predict(**opts: Any) -> None:
             system,
             poll_interval=opts["poll_interval"],
             max_ticks=opts["max_ticks"],
-            log=click.get_text_stream("stdout") if to_stdout else opts["log_path"],
+            log=sys.stdout if to_stdout else opts["log_path"],
             echo=_echo_err,
             on_record=None if quiet else show,
             recalibrate=opts["recalibrate"],
