@@ -155,3 +155,33 @@ def test_yfinance_state_restored_after_call():
     before = yf.config.debug.hide_exceptions
     make("MSFT", session=YahooChartSession()).fetch_historical()
     assert yf.config.debug.hide_exceptions == before
+
+
+def closed_market_session():
+    """Yahoo's answer before the open / at a weekend: a valid chart without any candle."""
+    empty = data_fetcher.load_sample("MSFT").iloc[:0]
+    return YahooChartSession(candles={"MSFT": empty})
+
+
+@pytest.mark.parametrize("interval", ["5m", "1h", "1d"])
+def test_fetch_latest_on_an_empty_answer_is_no_new_candle(interval, sleeps):
+    fetcher = make("MSFT", "5d", interval, session=closed_market_session(), sleeps=sleeps)
+    assert fetcher.fetch_latest() is None
+    assert fetcher.fetch_latest() is None
+    assert sleeps == []  # not retried as a failure
+    with pytest.raises(DataError, match="MSFT: Yahoo returned no candles"):
+        fetcher.fetch_historical()
+
+
+def test_fetch_latest_resumes_after_empty_answers():
+    session = YahooChartSession(faults=["empty", "empty"])
+    last = data_fetcher.load_sample("MSFT").index[-1]
+    fetcher = make(
+        "MSFT",
+        "1mo",
+        "1d",
+        session=session,
+        clock=lambda: (last + pd.Timedelta(days=1)).timestamp(),
+    )
+    assert fetcher.fetch_latest() is None
+    assert fetcher.fetch_latest().index[0] == last

@@ -15,6 +15,7 @@ from .intervals import INTERVALS, PERIODS, drop_before, resample_candles
 from .replay import ReplaySource
 from .retry import RetryPolicy
 from .sample import SAMPLE_SYMBOLS, SampleSource, load_sample
+from .splits import SplitSuspect, adjust_for_splits, find_unadjusted_splits
 from .validate import COLUMNS, validate_candles
 from .yahoo import YahooSource, normalize_yfinance
 
@@ -35,11 +36,14 @@ __all__ = [
     "ReplaySource",
     "RetryPolicy",
     "SampleSource",
+    "SplitSuspect",
     "YahooSource",
     "__version__",
+    "adjust_for_splits",
     "default_cache_dir",
     "default_period",
     "drop_before",
+    "find_unadjusted_splits",
     "load_sample",
     "normalize_yfinance",
     "read_candles_csv",

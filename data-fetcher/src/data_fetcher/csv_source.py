@@ -21,6 +21,7 @@ from .intervals import (
     slice_period,
     to_interval,
 )
+from .splits import adjust_for_splits, find_unadjusted_splits, split_warning
 from .validate import COLUMNS, check_nanosecond_range, validate_candles
 
 __all__ = ["CsvSource", "read_candles_csv", "write_candles_csv"]
@@ -125,7 +126,9 @@ def _parse_dates(
     return index
 
 
-def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "UTC"):
+def read_candles_csv(
+    path: str | Path, *, symbol: str | None = None, tz: str = "UTC", adjust_splits: bool = False
+) -> pd.DataFrame:
     """Read candles from a CSV file (plain or compressed).
 
     Accepted layouts: a date column named ``Date``, ``Datetime``, ``Timestamp`` or
@@ -142,6 +145,8 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
         path: The file.
         symbol: Used in messages instead of the file name.
         tz: Time zone given to naive timestamps (stamps with an offset keep it).
+        adjust_splits: Adjust the prices before each suspected unadjusted split (see
+            :func:`find_unadjusted_splits`); ``False`` logs one warning per suspect.
 
     Returns:
         Validated candles.
@@ -153,12 +158,24 @@ def read_candles_csv(path: str | Path, *, symbol: str | None = None, tz: str = "
     path = Path(path)
     name = symbol or path.name
     try:
-        return _read_candles_csv(path, name, tz)
+        candles = _read_candles_csv(path, name, tz)
     except FetcherError:
         raise
     except (ValueError, TypeError, OverflowError, ArithmeticError, LookupError) as exc:
         # a safety net: whatever pandas raised on odd content is a one-line DataError
         raise DataError(f"{name}: not a readable candles CSV file ({_short(exc)})") from None
+    suspects = find_unadjusted_splits(candles, name)
+    if suspects and adjust_splits:
+        candles = adjust_for_splits(candles, suspects)
+        logger.info(
+            "%s: adjusted the prices for %s",
+            name,
+            ", ".join(f"a {s.ratio} split on {s.time}" for s in suspects),
+        )
+    else:
+        for suspect in suspects:
+            logger.warning("%s", split_warning(candles, suspect, name))
+    return candles
 
 
 def _short(exc: BaseException, limit: int = 120) -> str:
@@ -293,8 +310,10 @@ class CsvSource(CandleSource):
         *,
         symbol: str | None = None,
         tz: str = "UTC",
+        adjust_splits: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.adjust_splits = adjust_splits
         self.symbol = symbol or self.path.name
         self.period = check_period(period)
         self.interval = None if interval is None else check_interval(interval)
@@ -307,6 +326,8 @@ class CsvSource(CandleSource):
 
     def fetch_historical(self) -> pd.DataFrame:
         """Read, validate, resample and cut the file's candles."""
-        candles = read_candles_csv(self.path, symbol=self.symbol, tz=self.tz)
+        candles = read_candles_csv(
+            self.path, symbol=self.symbol, tz=self.tz, adjust_splits=self.adjust_splits
+        )
         candles = to_interval(candles, self.interval, self.symbol)
         return slice_period(candles, self.period)

@@ -83,6 +83,9 @@ class Fetcher:
             last 15 %).
         since: ``fetch_historical()`` keeps only the candles on or after this date (str or
             Timestamp; a naive one is read in the candles' zone); see :func:`drop_before`.
+        adjust_splits: For ``csv:PATH`` and ``replay:PATH``: adjust the prices before
+            each suspected unadjusted split (see :func:`find_unadjusted_splits`) instead of
+            logging a warning about it.
         **options: Passed to the source: for yahoo ``session`` (a requests or curl_cffi
             Session handed to yfinance), ``cache_ttl`` (seconds), ``retry``
             (:class:`RetryPolicy`), ``sleep``, ``clock``, ``timeout``; for csv ``tz`` (zone
@@ -113,6 +116,7 @@ class Fetcher:
         use_cache: bool = True,
         replay_start: int | str | pd.Timestamp | None = None,
         since: str | pd.Timestamp | None = None,
+        adjust_splits: bool = False,
         **options: Any,
     ) -> None:
         self.symbol = symbol
@@ -125,6 +129,8 @@ class Fetcher:
         #: The period in use (the default of the source when none was given).
         self.period = check_period(period)
         self.interval = None if interval is None else check_interval(interval)
+        if isinstance(source, CandleSource) and adjust_splits:
+            raise ValueError("adjust_splits applies to files (csv:PATH, replay:PATH) only")
         if isinstance(source, CandleSource):
             # a source that knows its candles' interval (a replay) says what it is
             self.interval = getattr(source, "interval", None) or self.interval
@@ -134,6 +140,13 @@ class Fetcher:
             raise ValueError(f"source must be a string or a CandleSource, got {source!r}")
         name, sep, argument = source.partition(":")
         factory = get_factory(name)
+        if adjust_splits:
+            if name not in ("csv", "replay") or not argument:
+                raise ValueError(
+                    f"adjust_splits applies to files (csv:PATH, replay:PATH), not {source!r}: "
+                    "sample and Yahoo prices are already split-adjusted"
+                )
+            options["adjust_splits"] = True
         self.source: CandleSource = factory(
             symbol,
             self.period,
@@ -225,16 +238,22 @@ def _sample(symbol, period, interval, argument, *, replay_start=None, **_options
     return SampleSource(symbol, period, interval)
 
 
-def _csv(symbol, period, interval, argument, *, replay_start=None, tz="UTC", **_options):
+def _csv(
+    symbol, period, interval, argument, *, replay_start=None, tz="UTC", adjust_splits=False, **_o
+):
     _no_replay_start("csv", replay_start)
     if not argument:
         raise ValueError("source 'csv' needs a file: csv:PATH")
-    return CsvSource(argument, period, interval, symbol=symbol, tz=tz)
+    return CsvSource(argument, period, interval, symbol=symbol, tz=tz, adjust_splits=adjust_splits)
 
 
-def _replay(symbol, period, interval, argument, *, replay_start=None, tz="UTC", **_options):
+def _replay(
+    symbol, period, interval, argument, *, replay_start=None, tz="UTC", adjust_splits=False, **_o
+):
     if argument:
-        series = CsvSource(argument, period, interval, symbol=symbol, tz=tz).fetch_historical()
+        series = CsvSource(
+            argument, period, interval, symbol=symbol, tz=tz, adjust_splits=adjust_splits
+        ).fetch_historical()
         label = f"replay:{argument}"
     else:
         series = SampleSource(symbol, period, interval).fetch_historical()

@@ -266,8 +266,13 @@ class YahooSource(CandleSource):
                 timeout=self.timeout,
             )
 
-    def download(self, period: str) -> pd.DataFrame:
+    def download(self, period: str, *, empty_ok: bool = False) -> pd.DataFrame | None:
         """Fetch ``period`` of candles from Yahoo now (no cache), with retries.
+
+        Args:
+            period: The period asked of Yahoo.
+            empty_ok: Return ``None`` when Yahoo answers without any candle (normal for
+                intraday intervals before the open and at weekends) instead of raising.
 
         Raises:
             FetchError: Unknown symbol, network unreachable, rate limit or server errors
@@ -286,7 +291,11 @@ class YahooSource(CandleSource):
             )
         except Exception as exc:
             self.attempts = getattr(exc, "attempts", 1)
+            if empty_ok and classify_error(exc) == "empty":
+                return None
             raise self._fetch_error(exc, period) from None
+        if empty_ok and (frame is None or frame.empty):
+            return None
         if frame is None or frame.empty:
             raise DataError(
                 f"{self.symbol}: Yahoo returned no candles (period={period}, "
@@ -346,8 +355,15 @@ class YahooSource(CandleSource):
         return candles
 
     def fetch_latest(self) -> pd.DataFrame | None:
-        """Return the newest completed candle if it is new, else ``None`` (never cached)."""
-        candles = self.download(_LATEST_PERIOD.get(self.interval, "1d"))
+        """Return the newest completed candle if it is new, else ``None`` (never cached).
+
+        An answer without any candle (before the open, at weekends) is ``None`` too: no new
+        candle, not an error.
+        """
+        candles = self.download(_LATEST_PERIOD.get(self.interval, "1d"), empty_ok=True)
+        if candles is None:
+            logger.debug("%s: Yahoo sent no candle (market closed?)", self.symbol)
+            return None
         now = pd.Timestamp(self.clock(), unit="s", tz="UTC")
         ends = pd.DatetimeIndex([_candle_end(t, self.interval) for t in candles.index])
         complete = candles[ends <= now]
