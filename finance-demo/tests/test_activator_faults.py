@@ -64,6 +64,7 @@ def _faults(rest, n_ticks, seed=0):
         lambda c: _bad(c, 0.0),
         lambda c: _bad(c, -1.0),
         lambda c: _bad(c, float("inf")),
+        lambda c: _bad(c, 1e300),  # would overflow the feature kernels
         lambda c: c.drop(columns="Close"),
     ]
     items, expected = [], {"failures": 0, "bad": 0, "empty": 0}

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 from data_fetcher import RetryPolicy
+from data_fetcher.validate import MAX_PRICE
 from model.metrics import direction_hit
 
 from finance_demo.errors import IntervalMismatchError
@@ -329,7 +330,7 @@ class Activator:
             close = float(candle["Close"].iloc[-1])
         except Exception as exc:
             return f"unreadable candle ({_one_line(exc)})"
-        if not math.isfinite(close) or close <= 0:
+        if not math.isfinite(close) or not 0 < close <= MAX_PRICE:
             return f"candle at {_iso(stamp)} has close {close!r}"
         return None
 

@@ -70,15 +70,18 @@ def closes_of(candles: Any) -> np.ndarray:
         The closes, oldest first.
 
     Raises:
-        PipelineError: No ``Close`` column, or a missing or non-positive close.
+        PipelineError: No ``Close`` column, or a close that is missing, not positive or
+            above ``data_fetcher.MAX_PRICE`` (the candles contract's one rule).
     """
     if "Close" not in getattr(candles, "columns", ()):
         raise PipelineError("the candles have no 'Close' column")
+    from data_fetcher.validate import MAX_PRICE
+
     closes = candles["Close"].to_numpy(dtype=np.float64)
-    bad = ~(np.isfinite(closes) & (closes > 0))
+    bad = ~(np.isfinite(closes) & (closes > 0) & (closes <= MAX_PRICE))
     if bad.any():
         raise PipelineError(
-            f"the candles have {int(bad.sum())} missing or non-positive closes "
+            f"the candles have {int(bad.sum())} missing, non-positive or absurd (> 1e12) closes "
             f"(first at {candles.index[int(np.argmax(bad))]})"
         )
     return closes

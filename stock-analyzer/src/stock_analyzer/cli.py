@@ -7,8 +7,10 @@ Thin on purpose: every command parses options, calls ``data_fetcher`` / ``financ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,24 @@ _JSON = click.option(
 #: The hint for a failed Yahoo fetch in the offline commands and in ``predict``.
 _OFFLINE = "offline? --source sample uses the candles shipped with data-fetcher"
 _OFFLINE_LIVE = "offline? --source replay replays the shipped sample as a live feed"
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM for a block (the live loop's summary), then restore them."""
+    import signal
+
+    names = [s for s in ("SIGINT", "SIGTERM") if hasattr(signal, s)]
+    try:
+        saved = {name: signal.signal(getattr(signal, name), signal.SIG_IGN) for name in names}
+    except ValueError:  # not the main thread: nothing to protect against
+        yield
+        return
+    try:
+        yield
+    finally:
+        for name, handler in saved.items():
+            signal.signal(getattr(signal, name), handler)
 
 
 def _dump(data: Any) -> str:
@@ -374,10 +394,11 @@ def predict(**opts: Any) -> None:
             recalibrate=opts["recalibrate"],
         )
         summary = activator.execute()
-    if opts["as_json"]:
-        click.echo(json.dumps(summary.to_dict(), default=str).replace("NaN", "null"))
-    else:
-        click.echo(summary_text(summary), err=to_stdout)
+    with _signals_ignored():  # a late Ctrl-C must not cut the summary: it ends with it
+        if opts["as_json"]:
+            click.echo(json.dumps(summary.to_dict(), default=str).replace("NaN", "null"))
+        else:
+            click.echo(summary_text(summary), err=to_stdout)
 
 
 class _FoldProgress(_Progress):
