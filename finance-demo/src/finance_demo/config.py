@@ -65,7 +65,7 @@ def excerpt(value: Any, limit: int = 80) -> str:
         >>> excerpt([1, "two", {"three": 3.0}])
         "[1, 'two', {'three': 3.0}]"
         >>> excerpt(list(range(1000)), limit=20)
-        '[0, 1, 2, 3, 4, ...]'
+        '[0, 1, 2, 3, 4, 5...'
         >>> excerpt(10**100)
         '<integer of 101 digits>'
     """
