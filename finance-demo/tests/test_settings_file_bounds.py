@@ -48,6 +48,7 @@ WORST = {
     "python_tag": (b"training: !!python/object/apply:os.system ['echo hi']\n", "constructor"),
     "recursive_alias": (b"a: &x [1, *x]\n", "recursive YAML alias"),
     "bad_int_tag": (b"training:\n  epochs: !!int abc\n", "bad int value 'abc'"),
+    "empty_int_tag": (b'training:\n  epochs: !!int ""\n', "bad int value '' (IndexError)"),
     "huge_int_scalar": (b"training:\n  seed: " + b"9" * 5000 + b"\n", "bad int value"),
     "bad_timestamp": (b"data:\n  period: !!timestamp 2020-13-45\n", "bad timestamp value"),
 }

@@ -511,7 +511,7 @@ def _bounded_loader() -> type:
                 return super().construct_object(node, deep=deep)
             except yaml.YAMLError:
                 raise
-            except (ValueError, TypeError, AttributeError, OverflowError, KeyError) as exc:
+            except (ValueError, TypeError, AttributeError, ArithmeticError, LookupError) as exc:
                 value = node.value if isinstance(node.value, str) else ""
                 raise ConstructorError(
                     None,
