@@ -203,8 +203,39 @@ class EvaluationConfig:
         check_level(level)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-able dict."""
+        """Return the fields as a JSON-able dict (``EvaluationConfig.from_dict`` rebuilds it)."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationConfig:
+        """Build a config from a mapping of field names (strict: no other container or key).
+
+        Args:
+            data: Field names to values (missing ones keep their defaults).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: Not a mapping, an unknown key or a bad value.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"EvaluationConfig needs a mapping of field names, got {type(data).__name__}"
+            )
+        names = _field_names(cls)
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            shown = sorted(
+                k if isinstance(k, str) and k.isprintable() and len(k) <= 40 else excerpt(k, 40)
+                for k in unknown[:1000]
+            )
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ValueError(
+                f"unknown EvaluationConfig field(s): {', '.join(shown[:5])}{more} "
+                f"(known: {', '.join(names)})"
+            )
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,23 @@ _C = TypeVar("_C")
 
 
 def _from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
-    """Build ``cls`` from a mapping of field names, naming unknown keys."""
+    """Build ``cls`` from a mapping of field names (strict: no other container, no other key).
+
+    Lists become tuples (``to_dict`` writes tuples as lists); the class validates values.
+    """
+    name = cls.__name__
     if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__} needs a mapping, got {type(data).__name__}")
+        raise ValueError(f"{name} needs a mapping of field names, got {type(data).__name__}")
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(names))
+    unknown = [k for k in data if k not in names]
     if unknown:
+        shown = sorted(
+            k if isinstance(k, str) and k.isprintable() and len(k) <= 40 else _shown(k)
+            for k in unknown[:1000]
+        )
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise ValueError(
-            f"unknown {cls.__name__} field(s): {', '.join(map(str, unknown))} "
-            f"(known: {', '.join(names)})"
+            f"unknown {name} field(s): {', '.join(shown[:5])}{more} (known: {', '.join(names)})"
         )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return cls(**values)

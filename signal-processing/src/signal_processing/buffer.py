@@ -128,7 +128,7 @@ class BufferConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BufferConfig:
-        """Build a config from a mapping of field names, naming unknown keys.
+        """Build a config from a mapping of field names (strict: no other container or key).
 
         Args:
             data: Field names to values (missing ones keep their defaults).
@@ -139,11 +139,20 @@ class BufferConfig:
         Raises:
             ValueError: An unknown key or a bad value.
         """
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
+        if not isinstance(data, dict):
             raise ValueError(
-                f"unknown BufferConfig field(s): {', '.join(map(str, unknown))} "
+                f"BufferConfig needs a mapping of field names, got {type(data).__name__}"
+            )
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            shown = sorted(
+                k if isinstance(k, str) and k.isprintable() and len(k) <= 40 else _shown(k)
+                for k in unknown[:1000]
+            )
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ValueError(
+                f"unknown BufferConfig field(s): {', '.join(shown[:5])}{more} "
                 f"(known: {', '.join(names)})"
             )
         return cls(**data)
