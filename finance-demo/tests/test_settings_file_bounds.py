@@ -46,6 +46,8 @@ WORST = {
     "binary": (bytes(range(256)) * 64, "not a text file"),
     "latin1": ("buffer:\n  buffer_size: 30 # caf\xe9\n".encode("latin-1"), "not a UTF-8 text"),
     "python_tag": (b"training: !!python/object/apply:os.system ['echo hi']\n", "constructor"),
+    "long_tag": (b"training: !<" + b"t" * 500_000 + b"> 1\n", "could not determine a constructor"),
+    "long_undefined_alias": (b"training: *" + b"a" * 500_000 + b"\n", "undefined alias"),
     "recursive_alias": (b"a: &x [1, *x]\n", "recursive YAML alias"),
     "bad_int_tag": (b"training:\n  epochs: !!int abc\n", "bad int value 'abc'"),
     "empty_int_tag": (b'training:\n  epochs: !!int ""\n', "bad int value '' (IndexError)"),

@@ -613,7 +613,10 @@ def load_settings_file(path: str | Path, base: Settings | None = None) -> Settin
         mark = getattr(exc, "problem_mark", None)
         pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SettingsError(f"{path}{pos}: {' '.join(str(problem).split())}") from None
+        # One line, and bounded: the problem may quote a tag or an alias name of the file.
+        problem = " ".join(str(problem).split())
+        problem = problem if len(problem) <= 160 else problem[:157] + "..."
+        raise SettingsError(f"{path}{pos}: {problem}") from None
     try:
         return load_settings(raw, base)
     except SettingsError as exc:
