@@ -17,12 +17,34 @@ Normalize = Literal["last", "none"]
 NORMALIZE_CHOICES: tuple[str, ...] = get_args(Normalize)
 
 
+#: Longest moving average (the buffer's own cap on a window).
+MAX_WINDOW_SIZE = 1_000_000
+
+
+def _shown(value: Any) -> str:
+    """Show ``value`` in a one-line error message, bounded.
+
+    Scalars by a short ``repr``, huge integers by their size, containers by type and
+    length: never the ``repr`` of a whole structure.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {int(value.bit_length() * 0.30103) + 1} digits"
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    size = f" of {len(value)}" if isinstance(value, (list, tuple, dict, set, frozenset)) else ""
+    return f"a {type(value).__name__}{size}"
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Settings of :class:`~feature_extraction.FeatureExtraction`.
 
+    ``window_size`` is an ``int`` (never a bool or a float such as ``3.0``).
+
     Args:
-        window_size: Length of the moving average (>= 1).
+        window_size: Length of the moving average, 1 to 1000000.
         normalize: "last" divides each window by its last value before the features are
             taken (they then do not depend on the price level); "none" keeps raw prices
             (the seed's definition; None is accepted and stored as "none").
@@ -43,12 +65,15 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         size = self.window_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"window_size must be an integer >= 1, got {size!r}")
+            raise ValueError(f"window_size must be an integer >= 1, got {_shown(size)}")
+        if size > MAX_WINDOW_SIZE:
+            raise ValueError(f"window_size must be at most {MAX_WINDOW_SIZE}, got {_shown(size)}")
         if self.normalize is None:
             object.__setattr__(self, "normalize", "none")
-        if self.normalize not in NORMALIZE_CHOICES:
+        if not isinstance(self.normalize, str) or self.normalize not in NORMALIZE_CHOICES:
             raise ValueError(
-                f"normalize must be one of {', '.join(NORMALIZE_CHOICES)}, got {self.normalize!r}"
+                f"normalize must be one of {', '.join(NORMALIZE_CHOICES)}, "
+                f"got {_shown(self.normalize)}"
             )
 
     @property
@@ -70,7 +95,7 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
-        """Build a config from a mapping of field names, naming unknown keys.
+        """Build a config from a mapping of field names (strict: no other container or key).
 
         Args:
             data: Field names to values (missing ones keep their defaults).
@@ -81,11 +106,20 @@ class FeatureConfig:
         Raises:
             ValueError: An unknown key or a bad value.
         """
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
+        if not isinstance(data, dict):
             raise ValueError(
-                f"unknown FeatureConfig field(s): {', '.join(map(str, unknown))} "
+                f"FeatureConfig needs a mapping of field names, got {type(data).__name__}"
+            )
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            shown = sorted(
+                k if isinstance(k, str) and k.isprintable() and len(k) <= 40 else _shown(k)
+                for k in unknown[:1000]
+            )
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ValueError(
+                f"unknown FeatureConfig field(s): {', '.join(shown[:5])}{more} "
                 f"(known: {', '.join(names)})"
             )
         return cls(**data)

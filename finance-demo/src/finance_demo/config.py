@@ -19,6 +19,7 @@ introspection; the CLI's flags and the README's parameter table are generated fr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import types
@@ -34,12 +35,99 @@ from signal_processing import BufferConfig
 
 from finance_demo.errors import SettingsError
 
+#: Largest settings file read, in bytes (a real one is a few hundred bytes).
+MAX_SETTINGS_BYTES = 1 << 20
+
+#: Most YAML nodes a settings file may expand to, each alias counting its whole subtree
+#: (a "billion laughs" file is refused at composition, before anything is built).
+MAX_YAML_NODES = 10_000
+
+#: Deepest nesting of YAML collections in a settings file.
+MAX_YAML_DEPTH = 50
+
+
+def excerpt(value: Any, limit: int = 80) -> str:
+    """Return a one-line, bounded ``repr``-like excerpt of ``value`` for an error message.
+
+    Containers are walked with a budget of ``limit`` characters: the walk stops (``...``)
+    once the budget is spent, so a huge or deeply nested (even recursive) structure costs
+    O(limit); ``repr`` is only called on bounded scalars. Long strings and bytes are cut,
+    integers of more than 30 digits are named by their size.
+
+    Args:
+        value: Anything.
+        limit: Most characters of the result (clamped to [8, 400]).
+
+    Returns:
+        The excerpt, at most ``limit`` characters, without newlines.
+
+    Examples:
+        >>> excerpt([1, "two", {"three": 3.0}])
+        "[1, 'two', {'three': 3.0}]"
+        >>> excerpt(list(range(1000)), limit=20)
+        '[0, 1, 2, 3, 4, 5...'
+        >>> excerpt(10**100)
+        '<integer of 101 digits>'
+    """
+    limit = min(max(8, limit), 400)  # the walk recurses at most once per character
+    parts: list[str] = []
+    budget = limit - 3  # room for the final "..."
+
+    def emit(text: str) -> bool:
+        nonlocal budget
+        if len(text) > budget:
+            return False
+        parts.append(text)
+        budget -= len(text)
+        return True
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool) or v is None or isinstance(v, float):
+            return repr(v)
+        if isinstance(v, int):
+            if v.bit_length() > 99:  # more than 30 digits: never convert it to text
+                digits = int(v.bit_length() * 0.30103) + 1
+                return f"<integer of {digits} digits>"
+            return repr(int(v))
+        if isinstance(v, (str, bytes)):
+            cut = repr(v[: limit + 1])
+            return cut if len(v) <= limit else cut[:-1] + "..." + cut[-1]
+        return f"<{type(v).__name__}>"
+
+    def walk(v: Any) -> bool:
+        if isinstance(v, (list, tuple, set, frozenset)):
+            opener, closer = {list: "[]", tuple: "()"}.get(type(v), "{}")
+            if not emit(opener):
+                return False
+            for i, item in enumerate(v):
+                if (i and not emit(", ")) or not walk(item):
+                    return False
+            return emit(closer)
+        if isinstance(v, dict):
+            if not emit("{"):
+                return False
+            for i, (k, item) in enumerate(v.items()):
+                if (i and not emit(", ")) or not walk(k) or not emit(": ") or not walk(item):
+                    return False
+            return emit("}")
+        text = scalar(v)
+        return emit(text) or (not parts and emit(text[: budget - 3] + "..."))
+
+    done = walk(value)
+    out = "".join(parts) + ("" if done else "...")
+    return out.replace("\n", " ")
+
+
 __all__ = [
+    "MAX_SETTINGS_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
     "DataConfig",
     "EvaluationConfig",
     "PipelineSpec",
     "SettingField",
     "Settings",
+    "excerpt",
     "load_settings",
     "load_settings_file",
     "price_decimals",
@@ -47,6 +135,13 @@ __all__ = [
     "settings_from_flags",
     "settings_schema",
 ]
+
+
+def _finite_number(value: Any) -> bool:
+    """An int (not bool) of at most 64 bits, or a finite float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return value.bit_length() <= 64 if isinstance(value, int) else math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -76,9 +171,9 @@ class DataConfig:
             if value is None and name == "period":
                 continue
             if not isinstance(value, str) or not value:
-                raise SettingsError(f"{name} must be a non-empty string, got {value!r}")
+                raise SettingsError(f"{name} must be a non-empty string, got {excerpt(value)}")
         if self.symbol is not None and (not isinstance(self.symbol, str) or not self.symbol):
-            raise SettingsError(f"symbol must be a non-empty string, got {self.symbol!r}")
+            raise SettingsError(f"symbol must be a non-empty string, got {excerpt(self.symbol)}")
 
 
 @dataclass(frozen=True)
@@ -100,18 +195,51 @@ class EvaluationConfig:
 
     def __post_init__(self) -> None:
         value = self.test_fraction
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or not 0.0 <= value <= 0.5
-        ):
-            raise ValueError(f"test_fraction must be in [0, 0.5], got {value!r}")
-        check_level(self.level)
+        if not _finite_number(value) or not 0.0 <= value <= 0.5:
+            raise ValueError(f"test_fraction must be in [0, 0.5], got {excerpt(value)}")
+        # model.calibration.check_level owns the range of level; its message shows the
+        # value whole, so only a number of bounded size reaches it.
+        level = self.level
+        if isinstance(level, bool) or not isinstance(level, (int, float)):
+            raise ValueError(f"level must be a number, got {excerpt(level)}")
+        if isinstance(level, int) and level.bit_length() > 64:
+            raise ValueError(f"level must be strictly between 0 and 1, got {excerpt(level)}")
+        check_level(level)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-able dict."""
+        """Return the fields as a JSON-able dict (``EvaluationConfig.from_dict`` rebuilds it)."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationConfig:
+        """Build a config from a mapping of field names (strict: no other container or key).
+
+        Args:
+            data: Field names to values (missing ones keep their defaults).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: Not a mapping, an unknown key or a bad value.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"EvaluationConfig needs a mapping of field names, got {type(data).__name__}"
+            )
+        names = _field_names(cls)
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            shown = sorted(
+                k if isinstance(k, str) and k.isprintable() and len(k) <= 40 else excerpt(k, 40)
+                for k in unknown[:1000]
+            )
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ValueError(
+                f"unknown EvaluationConfig field(s): {', '.join(shown[:5])}{more} "
+                f"(known: {', '.join(names)})"
+            )
+        return cls(**data)
 
 
 #: Candle intervals as a model file may record them (``5m``, ``1h``, ``1d``, ``1wk``...).
@@ -428,10 +556,10 @@ def load_settings(raw: dict[str, Any] | None, base: Settings | None = None) -> S
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise SettingsError(f"settings must be a mapping of sections, got {type(raw).__name__}")
-    unknown = sorted(map(str, set(raw) - set(SECTIONS)))
+    unknown = [key for key in raw if key not in SECTIONS]
     if unknown:
         raise SettingsError(
-            f"unknown settings section {unknown[0]!r} (known: {', '.join(SECTIONS)})"
+            f"unknown settings section {excerpt(unknown[0])} (known: {', '.join(SECTIONS)})"
         )
     built: dict[str, Any] = {}
     for section in SECTIONS:
@@ -441,15 +569,20 @@ def load_settings(raw: dict[str, Any] | None, base: Settings | None = None) -> S
             built[section] = config
             continue
         if not isinstance(body, dict):
-            raise SettingsError(f"section {section!r} must be a mapping, got {body!r}")
+            raise SettingsError(
+                f"section {section!r} must be a mapping, got {type(body).__name__} {excerpt(body)}"
+            )
         allowed = _keys(section)
         values = {name: getattr(config, name) for name in _field_names(SECTIONS[section])}
         for key, value in body.items():
             if key not in allowed:
                 moved = _MOVED.get((section, key))
                 hint = f"; it moved to {moved}.{key}" if moved else ""
+                plain = isinstance(key, str) and len(key) <= 80 and key.isprintable()
+                shown = key if plain else excerpt(key)
+                known = ", ".join(allowed)
                 raise SettingsError(
-                    f"unknown key {section}.{key} (known in {section}: {', '.join(allowed)}){hint}"
+                    f"unknown key {section}.{shown} (known in {section}: {known}){hint}"
                 )
             values[key] = tuple(value) if isinstance(value, list) else value
         built[section] = _build(section, values)
@@ -459,8 +592,139 @@ def load_settings(raw: dict[str, Any] | None, base: Settings | None = None) -> S
         raise SettingsError(str(exc)) from None
 
 
+def _read_bounded(path: Path) -> str:
+    """Read at most ``MAX_SETTINGS_BYTES + 1`` bytes of ``path`` as UTF-8 text."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_SETTINGS_BYTES + 1)
+    except OSError as exc:
+        raise SettingsError(
+            f"{path}: cannot read settings file ({exc.strerror or type(exc).__name__})"
+        ) from None
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise SettingsError(
+            f"{path}: settings file is larger than {MAX_SETTINGS_BYTES} bytes "
+            "(a settings file is a few lines of YAML)"
+        )
+    if b"\0" in data:
+        raise SettingsError(f"{path}: not a text file (it has NUL bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path}: not a UTF-8 text file (bad byte at offset {exc.start})"
+        ) from None
+
+
+@functools.cache
+def _bounded_loader() -> type:
+    """The YAML loader of settings files: safe tags only, with node and depth bounds.
+
+    Built on first use (yaml is imported lazily). With libyaml (``yaml.CSafeLoader``'s C
+    parser) the text is scanned and parsed in C, which keeps a 1 MiB file well under a
+    second; the nodes are composed in Python, so the bounds below hold either way.
+    Without libyaml it is a ``yaml.SafeLoader`` subclass whose scanner also refuses deep
+    brackets and indentation as it meets them.
+    """
+    import yaml
+    from yaml.composer import Composer, ComposerError
+    from yaml.constructor import ConstructorError, SafeConstructor
+    from yaml.events import AliasEvent
+    from yaml.resolver import Resolver
+    from yaml.scanner import ScannerError
+
+    class Bounds:
+        """The bounds, checked while composing, before anything is constructed.
+
+        Refused: more than ``MAX_YAML_NODES`` nodes, an alias counting as many nodes as
+        its anchor's whole subtree (nested aliases cannot blow up); nesting deeper than
+        ``MAX_YAML_DEPTH``; recursive aliases. A scalar that a safe constructor cannot
+        convert (``!!int abc``, a 5000-digit integer) becomes a ``ConstructorError``.
+        """
+
+        _nodes = 0
+        _depth = 0
+
+        def _count(self, n: int, mark: Any) -> None:
+            self._nodes += n
+            if self._nodes > MAX_YAML_NODES:
+                raise ComposerError(
+                    None, None, f"more than {MAX_YAML_NODES} YAML nodes (aliases expanded)", mark
+                )
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            sizes = self.__dict__.setdefault("_sizes", {})  # node -> expanded subtree size
+            mark = self.peek_event().start_mark
+            if self.check_event(AliasEvent):
+                node = super().compose_node(parent, index)
+                if node not in sizes:  # its anchor is still being composed
+                    raise ComposerError(None, None, "recursive YAML alias", mark)
+                self._count(sizes[node], mark)
+                return node
+            self._depth += 1
+            if self._depth > MAX_YAML_DEPTH:
+                raise ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark)
+            start = self._nodes
+            self._count(1, mark)
+            node = super().compose_node(parent, index)
+            self._depth -= 1
+            sizes[node] = self._nodes - start
+            return node
+
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep=deep)
+            except yaml.YAMLError:
+                raise
+            except (ValueError, TypeError, AttributeError, ArithmeticError, LookupError) as exc:
+                value = node.value if isinstance(node.value, str) else ""
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"bad {node.tag.rsplit(':', 1)[-1]} value {excerpt(value, 40)} "
+                    f"({type(exc).__name__})",
+                    node.start_mark,
+                ) from None
+
+    if getattr(yaml, "__with_libyaml__", False):
+        from yaml._yaml import CParser
+
+        class CBoundedLoader(Bounds, Composer, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+            def __init__(self, stream: str) -> None:
+                CParser.__init__(self, stream)
+                Composer.__init__(self)
+                SafeConstructor.__init__(self)
+                Resolver.__init__(self)
+
+        return CBoundedLoader
+
+    class BoundedLoader(Bounds, yaml.SafeLoader):  # type: ignore[misc]
+        def fetch_flow_collection_start(self, token_class: Any) -> None:
+            if self.flow_level >= MAX_YAML_DEPTH:  # the scanner looks ahead over brackets
+                raise ScannerError(
+                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", self.get_mark()
+                )
+            super().fetch_flow_collection_start(token_class)
+
+        def add_indent(self, column: int) -> bool:
+            if len(self.indents) >= MAX_YAML_DEPTH:
+                raise ScannerError(
+                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", self.get_mark()
+                )
+            return super().add_indent(column)
+
+    return BoundedLoader
+
+
 def load_settings_file(path: str | Path, base: Settings | None = None) -> Settings:
     """Read a YAML settings file (see the module docstring) into :class:`Settings`.
+
+    Bounded: at most ``MAX_SETTINGS_BYTES + 1`` bytes are read (a bigger file is refused),
+    the text must be UTF-8 without NUL bytes, and the YAML (safe tags only) may expand to
+    at most ``MAX_YAML_NODES`` nodes nested at most ``MAX_YAML_DEPTH`` deep, aliases
+    counted expanded. Worst cases (a 1 MiB file, a "billion laughs" file, 100k-deep
+    nesting) fail in under 0.5 s with libyaml (in PyYAML's wheels; about 2 s for a 1 MiB
+    file without it) and a memory peak under 10 MB (see the tests).
 
     Args:
         path: The YAML file.
@@ -470,24 +734,23 @@ def load_settings_file(path: str | Path, base: Settings | None = None) -> Settin
         The validated settings.
 
     Raises:
-        SettingsError: The file cannot be read, is not YAML, or has a bad key or value
-            (the message starts with the file name).
+        SettingsError: The file cannot be read, is too big, is not UTF-8 text, is not
+            YAML or breaks a bound, or has a bad key or value (one line, starting with the
+            file name).
     """
     import yaml
 
     path = Path(path)
+    text = _read_bounded(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read settings file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise SettingsError(f"{path}: not a UTF-8 text file") from None
-    try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_bounded_loader())  # safe tags only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
+        # One line, and bounded: the problem may quote a tag or an alias name of the file.
+        problem = " ".join(str(problem).split())
+        problem = problem if len(problem) <= 160 else problem[:157] + "..."
         raise SettingsError(f"{path}{pos}: {problem}") from None
     try:
         return load_settings(raw, base)

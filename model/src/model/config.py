@@ -6,8 +6,8 @@ without importing torch.
 
 from __future__ import annotations
 
-import itertools
 import math
+import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
@@ -20,28 +20,67 @@ _C = TypeVar("_C")
 
 
 def _from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
-    """Build ``cls`` from a mapping of field names, naming unknown keys."""
+    """Build ``cls`` from a mapping of field names (strict: no other container, no other key).
+
+    Lists become tuples (``to_dict`` writes tuples as lists); the class validates values.
+    """
+    name = cls.__name__
     if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__} needs a mapping, got {type(data).__name__}")
+        raise ValueError(f"{name} needs a mapping of field names, got {type(data).__name__}")
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(names))
+    unknown = [k for k in data if k not in names]
     if unknown:
+        shown = sorted(
+            k if isinstance(k, str) and k.isprintable() and len(k) <= 40 else _shown(k)
+            for k in unknown[:1000]
+        )
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise ValueError(
-            f"unknown {cls.__name__} field(s): {', '.join(map(str, unknown))} "
-            f"(known: {', '.join(names)})"
+            f"unknown {name} field(s): {', '.join(shown[:5])}{more} (known: {', '.join(names)})"
         )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return cls(**values)
 
 
-def _positive_int(name: str, value: Any) -> None:
+#: Largest seed: torch seeds are 64-bit; the signed range keeps every backend happy.
+MAX_SEED = 2**63 - 1
+
+
+def _shown(value: Any) -> str:
+    """Show ``value`` in a one-line error message, bounded.
+
+    Scalars by a short ``repr``, huge integers by their size, containers by type and
+    length: never the ``repr`` of a whole structure. (The lower packages cannot import
+    ``finance_demo.config.excerpt``; the offending item of a tuple is shown instead.)
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {int(value.bit_length() * 0.30103) + 1} digits"
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    size = f" of {len(value)}" if isinstance(value, (list, tuple, dict, set, frozenset)) else ""
+    return f"a {type(value).__name__}{size}"
+
+
+def _positive_int(name: str, value: Any, cap: int) -> int:
+    """The integer rule: an ``int`` (not bool, not a float such as ``3.0``) in ``[1, cap]``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {_shown(value)}")
+    if value > cap:
+        raise ValueError(f"{name} must be at most {cap}, got {_shown(value)}")
+    return value
 
 
 def _finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    """The number rule: an int or float (not bool) that is finite (no nan, inf, -inf)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, int) and value.bit_length() > 64)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"{name} must be a finite number, got {_shown(value)}")
     return float(value)
 
 
@@ -49,18 +88,24 @@ def _finite(name: str, value: Any) -> float:
 class ModelConfig:
     """Architecture of the network: LSTM, last timestep (or attention), two heads.
 
+    Integer fields take an ``int`` (never a bool, never a float such as ``3.0``: a YAML
+    ``3.0`` is refused rather than silently truncated); float fields take an int or a
+    float that is finite (``.nan``, ``.inf``, ``-.inf`` are refused). Sizes are capped
+    (``hidden_dim`` not yet: a model file test relies on a huge one reaching the loader).
+
     Args:
-        input_dim: Features per timestep.
-        seq_len: Timesteps (feature vectors) per input sequence the model is trained on.
+        input_dim: Features per timestep, 1 to 65536.
+        seq_len: Timesteps (feature vectors) per input sequence the model is trained on,
+            1 to 100000.
         hidden_dim: LSTM hidden size (per direction).
-        num_layers: Stacked LSTM layers.
+        num_layers: Stacked LSTM layers, 1 to 64.
         dropout: Dropout between LSTM layers and before the heads, in ``[0, 1)``.
         bidirectional: Run the LSTM in both directions.
         attention: Multi-head attention over the LSTM outputs, with the query taken from
             the last timestep's output, instead of the last timestep alone.
-        num_heads: Attention heads; must divide ``hidden_dim * directions``.
+        num_heads: Attention heads, 1 to 256; must divide ``hidden_dim * directions``.
         horizons: Forecast horizons in ticks (one mean and one variance output each),
-            strictly increasing positive integers.
+            strictly increasing positive integers, each at most 100000, at most 64 of them.
         skip: Add a linear path from the last timestep's inputs to both heads (an
             LSTNet-style highway), so mean and log-variance can extrapolate linearly beyond
             the training range where the saturating LSTM cannot.
@@ -86,34 +131,48 @@ class ModelConfig:
     skip: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("input_dim", "seq_len", "hidden_dim", "num_layers", "num_heads"):
-            _positive_int(name, getattr(self, name))
+        for name, cap in self._CAPS.items():
+            _positive_int(name, getattr(self, name), cap)
         if not 0.0 <= _finite("dropout", self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+            raise ValueError(f"dropout must be in [0, 1), got {_shown(self.dropout)}")
         for name in ("bidirectional", "attention", "skip"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        horizons = self.horizons
-        if isinstance(horizons, int) and not isinstance(horizons, bool):
-            horizons = (horizons,)
-        try:
-            horizons = tuple(horizons)
-        except TypeError:
-            raise ValueError(f"horizons must be a sequence of integers, got {horizons!r}") from None
-        if (
-            not horizons
-            or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in horizons)
-            or any(b <= a for a, b in itertools.pairwise(horizons))
-        ):
-            raise ValueError(
-                f"horizons must be strictly increasing positive integers, got {self.horizons!r}"
-            )
-        object.__setattr__(self, "horizons", horizons)
+                raise ValueError(f"{name} must be true or false, got {_shown(getattr(self, name))}")
+        object.__setattr__(self, "horizons", self._check_horizons(self.horizons))
         if self.attention and self.feature_dim % self.num_heads:
             raise ValueError(
                 f"num_heads ({self.num_heads}) must divide hidden_dim * directions "
                 f"({self.feature_dim})"
             )
+
+    #: Upper caps of the integer sizes (see the class docstring).
+    _CAPS: typing.ClassVar[dict[str, int]] = {
+        "input_dim": 65_536,
+        "seq_len": 100_000,
+        "hidden_dim": 2**63 - 1,  # TODO: 8192 once the model file test allows it
+        "num_layers": 64,
+        "num_heads": 256,
+    }
+
+    @staticmethod
+    def _check_horizons(value: Any) -> tuple[int, ...]:
+        words = "horizons must be strictly increasing positive integers"
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = (value,)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{words}, got {_shown(value)}")
+        if not value:
+            raise ValueError(f"{words}, got an empty list")
+        if len(value) > 64:
+            raise ValueError(f"horizons must be at most 64 values, got {len(value)}")
+        for i, h in enumerate(value):
+            if isinstance(h, bool) or not isinstance(h, int) or h < 1:
+                raise ValueError(f"{words}, got {_shown(h)} at position {i}")
+            if h > 100_000:
+                raise ValueError(f"each horizon must be at most 100000, got {_shown(h)}")
+            if i and h <= value[i - 1]:
+                raise ValueError(f"{words}, got {h} after {value[i - 1]} at position {i}")
+        return tuple(value)
 
     @property
     def directions(self) -> int:
@@ -160,22 +219,26 @@ class ModelConfig:
 class TrainConfig:
     """Settings of one training run (see ``Model.train``).
 
+    Integer fields take an ``int`` (never a bool or a float such as ``3.0``); float
+    fields take a finite int or float (``.nan``, ``.inf``, ``-.inf`` are refused).
+
     Args:
-        epochs: Maximum number of passes over the training part.
-        batch_size: Samples per optimizer step.
+        epochs: Maximum number of passes over the training part, 1 to 1000000.
+        batch_size: Samples per optimizer step, 1 to 10000000.
         lr: Initial Adam learning rate (> 0).
         weight_decay: Adam weight decay (L2, >= 0).
         val_fraction: Share of the samples used for validation, in (0, 1): the last part
             of the (time-ordered) data when no explicit validation set is given.
         patience: Epochs without a better validation loss before stopping; the learning
-            rate halves after max(1, patience // 3) such epochs.
-        seed: Seed of the weight initialization, dropout and batch shuffling.
+            rate halves after max(1, patience // 3) such epochs; 1 to 1000000.
+        seed: Seed of the weight initialization, dropout and batch shuffling, in
+            [0, 2**63 - 1].
         grad_clip: Maximum gradient norm (0 disables clipping).
         beta: Exponent of beta-NLL (Seitzer et al., 2022), in [0, 1]: each sample's
             Gaussian NLL is weighted by stopgrad(var) ** beta; 0 is the plain NLL.
         num_threads: Torch intra-op threads while training (null keeps the current
-            setting; restored afterwards). 1 by measurement: on a busy 2-core machine two
-            threads made some epochs 30x slower.
+            setting; restored afterwards), 1 to 1024. 1 by measurement: on a busy 2-core
+            machine two threads made some epochs 30x slower.
 
     Examples:
         >>> TrainConfig(epochs=5).batch_size
@@ -198,12 +261,17 @@ class TrainConfig:
     num_threads: int | None = 1
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience"):
-            _positive_int(name, getattr(self, name))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for name, cap in (
+            ("epochs", 1_000_000),
+            ("batch_size", 10_000_000),
+            ("patience", 1_000_000),
+        ):
+            _positive_int(name, getattr(self, name), cap)
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {_shown(seed)}")
         if self.num_threads is not None:
-            _positive_int("num_threads", self.num_threads)
+            _positive_int("num_threads", self.num_threads, 1024)
         checks = {
             "lr": (lambda v: v > 0, "a positive number"),
             "weight_decay": (lambda v: v >= 0, "a non-negative number"),
@@ -213,13 +281,12 @@ class TrainConfig:
         }
         for name, (ok, words) in checks.items():
             value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or not ok(value)
-            ):
-                raise ValueError(f"{name} must be {words}, got {value!r}")
+            try:
+                good = ok(_finite(name, value))
+            except ValueError:
+                good = False
+            if not good:
+                raise ValueError(f"{name} must be {words}, got {_shown(value)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a JSON-able dict (``TrainConfig.from_dict`` rebuilds it)."""

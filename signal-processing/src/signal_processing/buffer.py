@@ -25,37 +25,69 @@ class BufferNotFullError(RuntimeError):
     """``get_window`` was called before the buffer held ``buffer_size`` samples."""
 
 
-def _check_count(name: str, value: Any) -> int:
+#: Most values a buffer may hold: ``buffer_size * channels`` (the ring keeps twice as
+#: many float64, 16 MB at the cap).
+MAX_BUFFER_VALUES = 1_000_000
+
+
+def _shown(value: Any) -> str:
+    """Show ``value`` in a one-line error message, bounded.
+
+    Scalars by a short ``repr``, huge integers by their size, containers by type and
+    length: never the ``repr`` of a whole structure.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if int(value).bit_length() > 64:
+            return f"an integer of {int(int(value).bit_length() * 0.30103) + 1} digits"
+        return repr(int(value))
+    if value is None or isinstance(value, (bool, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    size = f" of {len(value)}" if isinstance(value, (list, tuple, dict, set, frozenset)) else ""
+    return f"a {type(value).__name__}{size}"
+
+
+def _check_count(name: str, value: Any, cap: int = MAX_BUFFER_VALUES) -> int:
+    """The integer rule: an integer (not bool, not a float such as ``3.0``) in [1, cap]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {_shown(value)}")
+    if value > cap:
+        raise ValueError(f"{name} must be at most {cap}, got {_shown(value)}")
     return int(value)
 
 
 def _check_shape(value: Any) -> tuple[int, ...]:
+    words = "channel_shape must be a tuple of positive integers"
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value,)
-    try:
-        shape = tuple(value)
-    except TypeError:
-        raise ValueError(
-            f"channel_shape must be a tuple of positive integers, got {value!r}"
-        ) from None
-    if not shape or not all(
-        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1 for d in shape
-    ):
-        raise ValueError(f"channel_shape must be a tuple of positive integers, got {value!r}")
-    return tuple(int(d) for d in shape)
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{words}, got {_shown(value)}")
+    if len(value) > 8:
+        raise ValueError(f"channel_shape must have at most 8 dimensions, got {len(value)}")
+    for d in value:
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
+            raise ValueError(f"{words}, got {_shown(d)} in it")
+        if d > MAX_BUFFER_VALUES:
+            raise ValueError(
+                f"channel_shape sizes must be at most {MAX_BUFFER_VALUES}, got {_shown(d)}"
+            )
+    return tuple(int(d) for d in value)
 
 
 @dataclass(frozen=True)
 class BufferConfig:
     """Sizes of a :class:`Buffer`.
 
+    Sizes are integers (never a bool or a float such as ``3.0``), capped so that a
+    config cannot ask for gigabytes: ``buffer_size * channels <= 1000000``.
+
     Args:
-        buffer_size: Samples (closes) per window.
+        buffer_size: Samples (closes) per window, 1 to 1000000.
         step_size: Pushes between two windows once the buffer is full (1 = a window
-            every tick).
-        channel_shape: Shape of one sample, (1,) for a single price series.
+            every tick), 1 to 1000000.
+        channel_shape: Shape of one sample, (1,) for a single price series; at most 8
+            dimensions, buffer_size times their product at most 1000000.
 
     Raises:
         ValueError: A field has a bad value; the message starts with the field's name.
@@ -75,6 +107,11 @@ class BufferConfig:
         object.__setattr__(self, "buffer_size", _check_count("buffer_size", self.buffer_size))
         object.__setattr__(self, "step_size", _check_count("step_size", self.step_size))
         object.__setattr__(self, "channel_shape", _check_shape(self.channel_shape))
+        if self.buffer_size * self.channels > MAX_BUFFER_VALUES:
+            raise ValueError(
+                f"buffer_size * channels must be at most {MAX_BUFFER_VALUES}, got "
+                f"{self.buffer_size} * {self.channels}"
+            )
 
     @property
     def channels(self) -> int:
@@ -91,7 +128,7 @@ class BufferConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BufferConfig:
-        """Build a config from a mapping of field names, naming unknown keys.
+        """Build a config from a mapping of field names (strict: no other container or key).
 
         Args:
             data: Field names to values (missing ones keep their defaults).
@@ -102,11 +139,20 @@ class BufferConfig:
         Raises:
             ValueError: An unknown key or a bad value.
         """
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
+        if not isinstance(data, dict):
             raise ValueError(
-                f"unknown BufferConfig field(s): {', '.join(map(str, unknown))} "
+                f"BufferConfig needs a mapping of field names, got {type(data).__name__}"
+            )
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            shown = sorted(
+                k if isinstance(k, str) and k.isprintable() and len(k) <= 40 else _shown(k)
+                for k in unknown[:1000]
+            )
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ValueError(
+                f"unknown BufferConfig field(s): {', '.join(shown[:5])}{more} "
                 f"(known: {', '.join(names)})"
             )
         return cls(**data)
