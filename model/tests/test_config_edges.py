@@ -8,7 +8,7 @@ documented cap. Seeds: [0, 2**63 - 1]. Every message is one short line.
 import math
 
 import pytest
-from model.config import MAX_SEED, ModelConfig, TrainConfig
+from model.config import MAX_LSTM_PARAMETERS, MAX_SEED, ModelConfig, TrainConfig
 
 HUGE = 10**400  # too big for a float; 401 digits
 
@@ -23,6 +23,7 @@ FLOATS = [
 INTS = [
     (ModelConfig, "input_dim", 65_536),
     (ModelConfig, "seq_len", 100_000),
+    (ModelConfig, "hidden_dim", 8192),
     (ModelConfig, "num_layers", 64),
     (ModelConfig, "num_heads", 256),
     (TrainConfig, "epochs", 1_000_000),
@@ -52,13 +53,14 @@ def test_float_fields_refuse_non_finite_and_non_numbers(cls, name, value):
 
 @pytest.mark.parametrize(("cls", "name", "cap"), INTS, ids=lambda x: getattr(x, "__name__", x))
 def test_integer_fields_have_one_rule_and_a_cap(cls, name, cap):
-    small = cls is ModelConfig and name != "num_layers"
+    small = cls is ModelConfig and name not in ("hidden_dim", "num_layers")
     extra = {"hidden_dim": 4, "num_layers": 1} if small else {}
     for bad in (True, 3.0, 0, -1, cap + 1, HUGE, "3"):
         message = refused(cls, **{**extra, name: bad})
         assert message.startswith(f"{name} must be "), message
     assert "at most" in refused(cls, **{**extra, name: cap + 1})
-    assert getattr(cls(**{**extra, name: cap}), name) == cap
+    if name not in ("hidden_dim", "num_layers", "num_heads"):  # those meet the weight cap
+        assert getattr(cls(**{**extra, name: cap}), name) == cap
 
 
 def test_float_three_point_zero_is_not_an_integer():
@@ -96,6 +98,20 @@ def test_horizons_edges(horizons, fragment):
 def test_horizons_at_the_caps_are_accepted():
     assert ModelConfig(horizons=tuple(range(1, 65))).n_outputs == 64
     assert ModelConfig(horizons=(100_000,)).horizons == (100_000,)
+
+
+def test_network_weights_are_capped():
+    ok = ModelConfig(hidden_dim=512, num_layers=4)
+    assert ok.n_weights < MAX_LSTM_PARAMETERS
+    message = refused(ModelConfig, hidden_dim=8192, num_layers=64)
+    assert "LSTM/attention weights, more than 50000000" in message
+
+
+def test_n_weights_matches_torch():
+    torch = pytest.importorskip("torch")
+    c = ModelConfig(input_dim=6, hidden_dim=12, num_layers=3, bidirectional=True)
+    lstm = torch.nn.LSTM(6, 12, num_layers=3, bidirectional=True)
+    assert c.n_weights == sum(p.numel() for p in lstm.parameters())
 
 
 @pytest.mark.parametrize(

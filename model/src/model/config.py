@@ -84,6 +84,10 @@ def _finite(name: str, value: Any) -> float:
     return float(value)
 
 
+#: Most LSTM weights a ModelConfig may ask for (200 MB of float32, before Adam's state).
+MAX_LSTM_PARAMETERS = 50_000_000
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of the network: LSTM, last timestep (or attention), two heads.
@@ -91,13 +95,14 @@ class ModelConfig:
     Integer fields take an ``int`` (never a bool, never a float such as ``3.0``: a YAML
     ``3.0`` is refused rather than silently truncated); float fields take an int or a
     float that is finite (``.nan``, ``.inf``, ``-.inf`` are refused). Sizes are capped
-    (``hidden_dim`` not yet: a model file test relies on a huge one reaching the loader).
+    and the LSTM (plus attention) may have at most ``MAX_LSTM_PARAMETERS`` (50 million)
+    weights in all.
 
     Args:
         input_dim: Features per timestep, 1 to 65536.
         seq_len: Timesteps (feature vectors) per input sequence the model is trained on,
             1 to 100000.
-        hidden_dim: LSTM hidden size (per direction).
+        hidden_dim: LSTM hidden size (per direction), 1 to 8192.
         num_layers: Stacked LSTM layers, 1 to 64.
         dropout: Dropout between LSTM layers and before the heads, in ``[0, 1)``.
         bidirectional: Run the LSTM in both directions.
@@ -144,12 +149,29 @@ class ModelConfig:
                 f"num_heads ({self.num_heads}) must divide hidden_dim * directions "
                 f"({self.feature_dim})"
             )
+        if self.n_weights > MAX_LSTM_PARAMETERS:
+            raise ValueError(
+                f"the network would have {self.n_weights} LSTM/attention weights, more than "
+                f"{MAX_LSTM_PARAMETERS}: lower hidden_dim or num_layers"
+            )
+
+    @property
+    def n_weights(self) -> int:
+        """Weights of the LSTM (all layers and directions) and of the attention, if any."""
+        h, d = self.hidden_dim, self.directions
+        total = 0
+        for layer in range(self.num_layers):
+            inputs = self.input_dim if layer == 0 else h * d
+            total += d * (4 * h * (inputs + h) + 8 * h)
+        if self.attention:
+            total += 4 * self.feature_dim * (self.feature_dim + 1)
+        return total
 
     #: Upper caps of the integer sizes (see the class docstring).
     _CAPS: typing.ClassVar[dict[str, int]] = {
         "input_dim": 65_536,
         "seq_len": 100_000,
-        "hidden_dim": 2**63 - 1,  # TODO: 8192 once the model file test allows it
+        "hidden_dim": 8192,
         "num_layers": 64,
         "num_heads": 256,
     }
