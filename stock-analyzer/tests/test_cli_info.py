@@ -13,7 +13,7 @@ INFO = (
     "from stock_analyzer.cli import main\n"
     "sys.argv = ['stock-analyzer', 'info', sys.argv[1], *sys.argv[2:]]\n"
     "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-    "heavy = [m for m in ('torch', 'safetensors.torch', 'pandas') if m in sys.modules]\n"
+    "heavy = [m for m in ('torch', 'safetensors.torch', 'pandas', 'numpy') if m in sys.modules]\n"
     "print('HEAVY', heavy, code)\n"
 )
 

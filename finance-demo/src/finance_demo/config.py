@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from feature_extraction.config import FeatureConfig
-from model.calibration import check_level
-from model.config import ModelConfig, TrainConfig
+from model.config import ModelConfig, TrainConfig, check_level
 from signal_processing import BufferConfig
 
 from finance_demo.errors import SettingsError

@@ -12,19 +12,29 @@ metrics, scalers and the model file header (``read_header``) are torch-free; ``M
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from model import metrics
-from model.calibration import ConformalCalibration
 from model.config import DEFAULT_BATCH_SIZE, ModelConfig, TrainConfig
 from model.errors import ModelError, ModelFileError
 from model.fileformat import ModelHeader, read_header
-from model.scaling import Standardizer
+
+if TYPE_CHECKING:
+    from model import metrics
+    from model.calibration import ConformalCalibration
+    from model.core import Forecast, Model
+    from model.network import LSTMNetwork
+    from model.scaling import Standardizer
 
 __version__ = "1.0.0"
 
-#: Public names whose modules import torch, loaded on first attribute access.
-_LAZY = {"Forecast": "model.core", "Model": "model.core", "LSTMNetwork": "model.network"}
+#: Public names whose modules import torch or numpy, loaded on first attribute access.
+_LAZY = {
+    "ConformalCalibration": "model.calibration",
+    "Forecast": "model.core",
+    "LSTMNetwork": "model.network",
+    "Model": "model.core",
+    "Standardizer": "model.scaling",
+}
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -46,6 +56,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Import the torch-backed public names lazily (PEP 562)."""
+    if name == "metrics":
+        value: Any = importlib.import_module("model.metrics")
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'model' has no attribute {name!r}")
@@ -55,4 +69,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"metrics"})

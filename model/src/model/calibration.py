@@ -7,24 +7,9 @@ from statistics import NormalDist
 
 import numpy as np
 
+from model.config import check_level
+
 __all__ = ["ConformalCalibration", "check_level"]
-
-
-def check_level(level: float) -> float:
-    """Validate an interval level.
-
-    Args:
-        level: Nominal coverage, strictly between 0 and 1.
-
-    Returns:
-        ``level`` as a float.
-
-    Raises:
-        ValueError: ``level`` outside ``(0, 1)``.
-    """
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
-    return float(level)
 
 
 class ConformalCalibration:

@@ -63,6 +63,23 @@ def _shown(value: Any) -> str:
     return f"a {type(value).__name__}{size}"
 
 
+def check_level(level: float) -> float:
+    """Validate an interval level.
+
+    Args:
+        level: Nominal coverage, strictly between 0 and 1.
+
+    Returns:
+        ``level`` as a float.
+
+    Raises:
+        ValueError: ``level`` outside ``(0, 1)``.
+    """
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
+    return float(level)
+
+
 def _positive_int(name: str, value: Any, cap: int) -> int:
     """The integer rule: an ``int`` (not bool, not a float such as ``3.0``) in ``[1, cap]``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from model.config import ModelConfig
 from model.errors import ModelFileError
 
@@ -48,7 +46,8 @@ FORMAT_VERSION = "2"
 MAX_HEADER_BYTES = 1 << 20
 #: A model file may be at most this long (a 16 GiB network is far beyond this library).
 MAX_FILE_BYTES = 16 << 30
-_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+#: Accepted tensor dtypes: safetensors name -> (numpy dtype string, bytes per value).
+_DTYPES = {"F32": ("<f4", 4), "F64": ("<f8", 8)}
 _SCALERS = ("x_mean", "x_std", "y_mean", "y_std", "calibration")
 _JSON_FIELDS = ("config", "metadata", "training", "versions")
 _META_KEYS = {"format", "format_version", "created", *_JSON_FIELDS}
@@ -176,7 +175,7 @@ def _tensor_entry(path: Path, name: str, entry: Any) -> tuple[str, tuple[int, ..
     ):
         raise _fail(path, f"tensor {excerpt(name)} has data_offsets {excerpt(offsets)}")
     begin, end = offsets
-    if end - begin != math.prod(shape) * _DTYPES[dtype].itemsize:
+    if end - begin != math.prod(shape) * _DTYPES[dtype][1]:
         raise _fail(path, f"tensor {excerpt(name)}: offsets {offsets} do not fit shape {shape}")
     return dtype, tuple(shape), begin, end
 
@@ -267,7 +266,7 @@ def read_header(path: str | os.PathLike) -> ModelHeader:
     )
 
 
-def read_tensors(header: ModelHeader) -> dict[str, np.ndarray]:
+def read_tensors(header: ModelHeader) -> dict[str, Any]:
     """Read the tensors ``header`` describes (call only after checking their shapes).
 
     Args:
@@ -279,6 +278,8 @@ def read_tensors(header: ModelHeader) -> dict[str, np.ndarray]:
     Raises:
         ModelFileError: The file changed or cannot be read, or a value is NaN or infinite.
     """
+    import numpy as np
+
     path = header.path
     try:
         with path.open("rb") as f:
@@ -291,8 +292,9 @@ def read_tensors(header: ModelHeader) -> dict[str, np.ndarray]:
     arrays = {}
     for name, (dtype, shape) in header.tensors.items():
         begin = header.offsets[name][0]
-        array = np.frombuffer(data, dtype=_DTYPES[dtype], count=math.prod(shape), offset=begin)
-        array = array.reshape(shape).astype(_DTYPES[dtype].newbyteorder("="))
+        kind = np.dtype(_DTYPES[dtype][0])
+        array = np.frombuffer(data, dtype=kind, count=math.prod(shape), offset=begin)
+        array = array.reshape(shape).astype(kind.newbyteorder("="))
         if not np.isfinite(array).all():
             raise ModelFileError(f"corrupt model file {path}: {excerpt(name)} has NaN or inf")
         arrays[name] = array
