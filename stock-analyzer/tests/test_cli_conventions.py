@@ -196,3 +196,25 @@ def test_prices_print_at_the_instruments_precision(tmp_path):
     prices = line.split("close ")[1].split("  (")[0].replace("h1 -> ", "").replace(",", "")
     for price in prices.replace("[", "").replace("]", "").split():
         assert len(price.split(".")[1]) == 5, line
+
+
+def test_an_unadjusted_split_is_warned_about_and_can_be_adjusted(tmp_path):
+    ibm = load_sample("IBM")
+    raw = ibm.copy()
+    cut = raw.index[len(raw) // 2]
+    for col in ("Open", "High", "Low", "Close"):
+        raw.loc[raw.index < cut, col] *= 2.0  # prices before a 2-for-1 split, not adjusted
+    path = tmp_path / "raw.csv"
+    raw.to_csv(path)
+    base = ["fetch", "--source", f"csv:{path}", "--symbol", "IBM", "-o", tmp_path / "o.csv"]
+    warned = run(base)
+    assert warned.exit_code == 0, warned.output
+    lines = [x for x in warned.stderr.splitlines() if "looks like an unadjusted" in x]
+    assert len(lines) == 1 and str(cut.date()) in lines[0] and "1:2" in lines[0]
+    adjusted = run([*base, "--adjust-splits"])
+    assert adjusted.exit_code == 0, adjusted.output
+    assert not [x for x in adjusted.stderr.splitlines() if "looks like an unadjusted" in x]
+    back = read_candles_csv(tmp_path / "o.csv")
+    assert abs(back["Close"].to_numpy() / ibm["Close"].to_numpy() - 1).max() < 1e-9
+    refused = run(["fetch", "--source", "sample", "--symbol", "IBM", "--adjust-splits"])
+    assert refused.exit_code == 2 and "adjust_splits applies to files" in refused.stderr

@@ -153,6 +153,9 @@ class DataConfig:
             series for sample, csv and replay; Yahoo's per-interval default for yahoo).
         interval: Candle interval (1h, 1d, 1wk...).
         source: Where candles come from: yahoo, sample, csv:PATH, replay.
+        adjust_splits: Divide the prices before each probable unadjusted split of a CSV
+            (csv:PATH, replay:PATH) by its ratio; without it such a jump is only warned
+            about, in one line with the date and the ratio.
 
     Examples:
         >>> DataConfig(symbol="MSFT").source
@@ -163,8 +166,13 @@ class DataConfig:
     period: str | None = None
     interval: str = "1d"
     source: str = "yahoo"
+    adjust_splits: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.adjust_splits, bool):
+            raise SettingsError(
+                f"adjust_splits must be true or false, got {excerpt(self.adjust_splits)}"
+            )
         for name in ("period", "interval", "source"):
             value = getattr(self, name)
             if value is None and name == "period":

@@ -147,6 +147,7 @@ def fetch(ctx: click.Context, **opts: Any) -> None:
         period=data.period,
         interval=data.interval,
         source=data.source,
+        adjust_splits=data.adjust_splits,
         use_cache=not opts["no_cache"],
     )
     output = opts["output"]
@@ -246,7 +247,13 @@ def train(ctx: click.Context, **opts: Any) -> None:
     settings = _settings(ctx, opts)
     data = settings.data
     output = Path(opts["output"])
-    fetcher = _fetcher(data.symbol, period=data.period, interval=data.interval, source=data.source)
+    fetcher = _fetcher(
+        data.symbol,
+        period=data.period,
+        interval=data.interval,
+        source=data.source,
+        adjust_splits=data.adjust_splits,
+    )
     with user_errors(_OFFLINE):
         from finance_demo import few_samples, holdout_predictions, spec_of, train_model
 
@@ -443,6 +450,7 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
         period=data.period,
         interval=data.interval,
         source=data.source,
+        adjust_splits=data.adjust_splits,
         since=opts["since"],
     )
     with user_errors(_OFFLINE):
