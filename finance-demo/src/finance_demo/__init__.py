@@ -31,6 +31,10 @@ _EXPORTS = {
     "Settings": "finance_demo.config",
     "SettingsError": "finance_demo.errors",
     "Summary": "finance_demo.activator",
+    "backtest_rows": "finance_demo.exports",
+    "prediction_metrics": "finance_demo.exports",
+    "prediction_rows": "finance_demo.exports",
+    "write_predictions": "finance_demo.exports",
     "atomic_write": "finance_demo.files",
     "holdout_predictions": "finance_demo.batch",
     "System": "finance_demo.system",
@@ -93,6 +97,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         PipelineError,
         SettingsError,
     )
+    from finance_demo.exports import (
+        backtest_rows,
+        prediction_metrics,
+        prediction_rows,
+        write_predictions,
+    )
     from finance_demo.files import atomic_write
     from finance_demo.journal import PredictionLog
     from finance_demo.live_metrics import LiveMetrics
@@ -124,6 +134,7 @@ __all__ = [
     "__version__",
     "atomic_write",
     "backtest",
+    "backtest_rows",
     "batch_predict",
     "build_dataset",
     "check_spacing",
@@ -134,6 +145,8 @@ __all__ = [
     "holdout_predictions",
     "load_settings",
     "load_settings_file",
+    "prediction_metrics",
+    "prediction_rows",
     "price_decimals",
     "schema_markdown",
     "settings_from_flags",
@@ -141,4 +154,5 @@ __all__ = [
     "spec_of",
     "split_dataset",
     "train_model",
+    "write_predictions",
 ]

@@ -27,6 +27,7 @@ from stock_analyzer.options import (
     settings_options,
     user_errors,
 )
+from stock_analyzer.tracking import track_option, tracked
 
 __all__ = ["cli", "main"]
 
@@ -58,6 +59,10 @@ def _signals_ignored() -> Iterator[None]:
     finally:
         for name, handler in saved.items():
             signal.signal(getattr(signal, name), handler)
+
+
+def _run_name(data: Any) -> str:
+    return f"{data.symbol} {data.interval} {data.source}"
 
 
 def _dump(data: Any) -> str:
@@ -237,7 +242,13 @@ class _EpochProgress(_Progress):
     help="Model file; the training history goes beside it (<name>.history.json).",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG of losses and test predictions.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False),
+    help="Export every prediction with its split (.csv, .csv.gz or .parquet).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress.")
+@track_option
 @_JSON
 @click.pass_context
 def train(ctx: click.Context, **opts: Any) -> None:
@@ -254,8 +265,16 @@ def train(ctx: click.Context, **opts: Any) -> None:
         source=data.source,
         adjust_splits=data.adjust_splits,
     )
-    with user_errors(_OFFLINE):
-        from finance_demo import few_samples, holdout_predictions, spec_of, train_model
+    with user_errors(_OFFLINE), tracked(opts["track"], "stock-analyzer", _run_name(data)) as run:
+        from finance_demo import (
+            few_samples,
+            holdout_predictions,
+            prediction_metrics,
+            prediction_rows,
+            spec_of,
+            train_model,
+            write_predictions,
+        )
 
         candles = fetcher.fetch_historical()
         _echo_err(
@@ -278,12 +297,26 @@ def train(ctx: click.Context, **opts: Any) -> None:
         _write_text(
             str(history_path), _dump({"history": model.history, "evaluation": meta["evaluation"]})
         )
+        rows = prediction_rows(model, candles)
+        scores = {"test": prediction_metrics(rows[rows["split"] == "test"], spec.level)}
+        metrics_path = output.with_name(output.stem + ".metrics.json")
+        _write_text(str(metrics_path), _dump(scores))
+        if opts["predictions"]:
+            write_predictions(rows, opts["predictions"])
         if opts["plot"]:
             from stock_analyzer.render import plot_training
 
-            rows = holdout_predictions(model, candles)
-            plot_training(opts["plot"], model.history, rows, f"{data.symbol} {data.interval}")
-    written = [str(output), str(history_path)] + ([opts["plot"]] if opts["plot"] else [])
+            test_rows = holdout_predictions(model, candles)
+            plot_training(opts["plot"], model.history, test_rows, f"{data.symbol} {data.interval}")
+        written = [str(output), str(history_path), str(metrics_path)]
+        written += [p for p in (opts["plot"], opts["predictions"]) if p]
+        if run is not None:
+            run.log_settings(settings.to_dict())
+            run.log_history(model.history)
+            run.log_scores(meta["evaluation"], "test")
+            run.log_scores(scores["test"], "test")
+            run.log_files(*written)
+            _echo_err(f"tracked as MLflow run {run.id}")
     if opts["as_json"]:
         body = {"files": written, "pipeline": spec.to_dict(), "dataset": ds}
         click.echo(_dump({**body, "evaluation": meta["evaluation"], "warning": warning}), nl=False)
@@ -432,7 +465,13 @@ class _FoldProgress(_Progress):
     help="JSON report file ('-' = standard output).",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG: predictions, cumulative error.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False),
+    help="Export every out-of-sample prediction with its fold (.csv, .csv.gz, .parquet).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-fold progress.")
+@track_option
 @_JSON
 @click.pass_context
 def backtest(ctx: click.Context, **opts: Any) -> None:
@@ -453,8 +492,9 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
         adjust_splits=data.adjust_splits,
         since=opts["since"],
     )
-    with user_errors(_OFFLINE):
+    with user_errors(_OFFLINE), tracked(opts["track"], "stock-analyzer", _run_name(data)) as run:
         from finance_demo import backtest as run_backtest
+        from finance_demo import backtest_rows, write_predictions
 
         candles = fetcher.fetch_historical()
         _echo_err(
@@ -489,6 +529,14 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
 
             plot_backtest(report, opts["plot"])
             written.append(opts["plot"])
+        if opts["predictions"]:
+            write_predictions(backtest_rows(report, candles), opts["predictions"])
+            written.append(opts["predictions"])
+        if run is not None:
+            run.log_settings(settings.to_dict())
+            run.log_scores(report.metrics, "backtest")
+            run.log_files(*written)
+            _echo_err(f"tracked as MLflow run {run.id}")
     text_to_stderr = opts["report"] == "-"
     if opts["as_json"]:
         click.echo(_dump(report.to_dict(predictions=False)), nl=False, err=text_to_stderr)
