@@ -32,6 +32,7 @@ _EXPORTS = {
     "SettingsError": "finance_demo.errors",
     "Summary": "finance_demo.activator",
     "backtest_rows": "finance_demo.exports",
+    "coverage_by_level": "finance_demo.exports",
     "prediction_metrics": "finance_demo.exports",
     "prediction_rows": "finance_demo.exports",
     "write_predictions": "finance_demo.exports",
@@ -99,6 +100,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     )
     from finance_demo.exports import (
         backtest_rows,
+        coverage_by_level,
         prediction_metrics,
         prediction_rows,
         write_predictions,
@@ -139,6 +141,7 @@ __all__ = [
     "build_dataset",
     "check_spacing",
     "closes_of",
+    "coverage_by_level",
     "evaluate",
     "few_samples",
     "fold_bounds",

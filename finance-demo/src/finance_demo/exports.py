@@ -22,7 +22,9 @@ from finance_demo.system import spec_of
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "RELIABILITY_LEVELS",
     "backtest_rows",
+    "coverage_by_level",
     "prediction_metrics",
     "prediction_rows",
     "write_predictions",
@@ -243,3 +245,36 @@ def backtest_rows(report: Any, candles: Any) -> Any:
         if col not in skip and not col.startswith("lstm"):
             out[col] = frame[col]
     return out.reset_index(drop=True)
+
+
+#: Nominal levels of the reliability diagram.
+RELIABILITY_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def coverage_by_level(
+    model: Any, candles: Any, split: str = "test", levels: tuple[float, ...] = RELIABILITY_LEVELS
+) -> dict[str, list[tuple[float, float]]]:
+    """Empirical coverage of the intervals at several nominal levels (reliability points).
+
+    Measured on one split of the model's history.
+
+    Args:
+        model: A model trained by :func:`finance_demo.train_model` on ``candles``.
+        candles: Its candles.
+        split: Which rows (``test``, ``validation``, ``train``).
+        levels: Nominal levels.
+
+    Returns:
+        ``{"h<H>": [(level, coverage), ...]}`` (empty when the split has no outcome).
+    """
+    base = prediction_rows(model, candles)
+    keep = ((base["split"] == split) & np.isfinite(base["realized_return"])).to_numpy()
+    out: dict[str, list[tuple[float, float]]] = {}
+    for level in levels:
+        rows = batch_predict(model, candles, level=level)
+        rows = rows[keep[: len(rows)]] if len(rows) == len(keep) else rows.iloc[0:0]
+        for h, part in rows.groupby("horizon"):
+            y = part["realized_return"].to_numpy()
+            inside = (part["lower_return"].to_numpy() <= y) & (y <= part["upper_return"].to_numpy())
+            out.setdefault(f"h{int(h)}", []).append((level, float(np.mean(inside))))
+    return out

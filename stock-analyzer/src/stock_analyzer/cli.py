@@ -304,10 +304,26 @@ def train(ctx: click.Context, **opts: Any) -> None:
         if opts["predictions"]:
             write_predictions(rows, opts["predictions"])
         if opts["plot"]:
+            from finance_demo import coverage_by_level, holdout_predictions
+
             from stock_analyzer.render import plot_training
 
-            test_rows = holdout_predictions(model, candles)
-            plot_training(opts["plot"], model.history, test_rows, f"{data.symbol} {data.interval}")
+            test_rows = rows[rows["split"] == "test"]
+            attention = None
+            if model.config.attention:
+                from finance_demo import build_dataset
+
+                X = build_dataset(candles, spec).X[-len(test_rows) // len(spec.horizons) :]
+                attention = model.attention_weights(X) if len(X) else None
+            plot_training(
+                opts["plot"],
+                model.history,
+                test_rows if len(test_rows) else holdout_predictions(model, candles),
+                f"{data.symbol} {data.interval}",
+                level=spec.level,
+                reliability=coverage_by_level(model, candles),
+                attention=attention,
+            )
         written = [str(output), str(history_path), str(metrics_path)]
         written += [p for p in (opts["plot"], opts["predictions"]) if p]
         if run is not None:

@@ -196,40 +196,121 @@ def _save(fig: Any, path: Any) -> None:
     atomic_write(path, buffer.getvalue())
 
 
-def plot_training(path: str, history: list[dict[str, Any]], test: Any, title: str) -> None:
-    """Draw loss curves and test-part predictions with intervals into a PNG.
+def plot_training(
+    path: str,
+    history: list[dict[str, Any]],
+    rows: Any,
+    title: str,
+    *,
+    level: float = 0.9,
+    reliability: dict[str, list[tuple[float, float]]] | None = None,
+    attention: Any = None,
+    last: int = 250,
+) -> None:
+    """Draw what a training run learned, so that a reader cannot mistake a lag for skill.
+
+    Top row: the losses per epoch (integer ticks; the loss is the Gaussian negative
+    log-likelihood of the standardized returns, lower is better), the reliability diagram
+    (empirical coverage of the test part against the nominal level, per horizon; on the
+    diagonal is calibrated), and, for attention networks, the mean attention per
+    timestep. Then one row per horizon, in returns: the realized return, the predicted
+    mean and its interval over the last ``last`` test samples, and the rolling coverage
+    (50 samples) against the nominal level. Last, the price panel of the first horizon,
+    titled for what it is: the close at t+h against the forecast made at t (a price
+    forecast always looks close to the price; the returns panels show the skill).
 
     Args:
         path: Output PNG file.
-        history: Per-epoch records (``train_loss``, ``val_loss``).
-        test: DataFrame from ``finance_demo.batch_predict`` restricted to the test part
-            and the first horizon (``time``, ``close``, ``predicted_price``,
-            ``lower_price``, ``upper_price``, ``realized_return``); its last 250 rows
-            are drawn.
+        history: Per-epoch records (``epoch``, ``train_loss``, ``val_loss``).
+        rows: Test-part rows of ``finance_demo.prediction_rows`` (every horizon).
         title: Figure title.
+        level: The interval level of ``rows``.
+        reliability: ``finance_demo.coverage_by_level`` output (``None``: not drawn).
+        attention: ``(N, seq_len)`` attention weights of test samples (``None``: none).
+        last: Test samples drawn per panel.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5), width_ratios=(1, 2.2))
-    epochs = [r["epoch"] for r in history]
-    ax1.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
-    ax1.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
-    ax1.set(xlabel="epoch", ylabel="loss (Gaussian NLL, scaled)", title="loss")
-    ax1.legend()
-    test = test.iloc[-250:]
-    if len(test):
-        h = int(test["horizon"].iloc[0])
-        actual = test["close"].to_numpy() * np.exp(test["realized_return"].to_numpy())
-        t = test["time"]
-        ax2.fill_between(t, test["lower_price"], test["upper_price"], alpha=0.25, label="interval")
-        ax2.plot(t, actual, lw=1.0, color="black", label=f"actual close (t+{h})")
-        ax2.plot(t, test["predicted_price"], lw=1.0, label="predicted")
-        ax2.set(title=f"test part (last {len(test)}): {h}-step-ahead predictions", ylabel="price")
-        ax2.legend()
+    rows = rows[np.isfinite(rows["realized_return"].to_numpy(dtype=float))]
+    horizons = sorted(int(h) for h in set(rows["horizon"])) if len(rows) else []
+    n_rows = 2 + len(horizons)
+    fig, axes = plt.subplots(n_rows, 3, figsize=(15, 3.4 * n_rows), squeeze=False)
+    ax = axes[0][0]
+    epochs = [int(r["epoch"]) for r in history]
+    ax.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
+    ax.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(
+        xlabel="epoch", ylabel="Gaussian NLL (standardized returns)", title="loss (lower is better)"
+    )
+    ax.legend(fontsize=8)
+    ax = axes[0][1]
+    ax.plot([0.4, 1.0], [0.4, 1.0], color="grey", lw=0.8, ls="--", label="calibrated")
+    for name, points in (reliability or {}).items():
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, marker="o", label=name)
+    ax.set(xlabel="nominal level", ylabel="empirical coverage (test)", title="reliability")
+    ax.legend(fontsize=8)
+    ax = axes[0][2]
+    if attention is not None and len(attention):
+        weights = np.asarray(attention, dtype=float)
+        ax.imshow(weights[-min(len(weights), 100) :], aspect="auto", cmap="viridis")
+        ax.set(
+            xlabel="timestep in the input sequence (right = newest)",
+            ylabel="test sample",
+            title="attention weights (last 100 test samples)",
+        )
+    else:
+        ax.axis("off")
+    for i, h in enumerate(horizons, start=1):
+        part = rows[rows["horizon"] == h].iloc[-last:]
+        t = part["time"]
+        y = part["realized_return"].to_numpy(dtype=float)
+        ax = axes[i][0]
+        ax.fill_between(
+            t, part["lower_return"], part["upper_return"], alpha=0.25, label=f"{level:.0%} interval"
+        )
+        ax.plot(t, y, lw=0.8, color="black", label="realized return")
+        ax.plot(t, part["predicted_return"], lw=1.0, label="predicted mean")
+        ax.axhline(0.0, color="grey", lw=0.5)
+        ax.set(title=f"h{h}: log return from t to t+{h} (forecast made at t)", ylabel="log return")
+        ax.legend(fontsize=8)
+        inside = (part["lower_return"].to_numpy() <= y) & (y <= part["upper_return"].to_numpy())
+        rolling = np.convolve(inside, np.ones(50) / 50, mode="valid") if len(inside) >= 50 else []
+        ax = axes[i][1]
+        if len(rolling):
+            ax.plot(t.iloc[49:], rolling, lw=1.0, label="rolling coverage (50)")
+        ax.axhline(level, color="grey", ls="--", lw=0.8, label=f"nominal {level:.0%}")
+        ax.set(title=f"h{h}: interval coverage over time", ylim=(0, 1.02))
+        ax.legend(fontsize=8)
+        for a in axes[i][:2]:
+            a.tick_params(axis="x", labelrotation=30, labelsize=7)
+        axes[i][2].hist(y - part["predicted_return"].to_numpy(dtype=float), bins=40)
+        axes[i][2].set(title=f"h{h}: forecast errors (log return)")
+    ax = axes[-1][0]
+    gs = ax.get_gridspec()
+    for a in axes[-1]:
+        a.remove()
+    ax = fig.add_subplot(gs[-1, :])
+    if horizons:
+        h = horizons[0]
+        part = rows[rows["horizon"] == h].iloc[-last:]
+        t = part["time"]
+        ax.fill_between(t, part["lower_price"], part["upper_price"], alpha=0.25, label="interval")
+        ax.plot(t, part["realized_price"], lw=1.0, color="black", label=f"close at t+{h}")
+        ax.plot(t, part["predicted_price"], lw=1.0, label="forecast made at t")
+        ax.plot(t, part["close"], lw=0.8, ls=":", color="grey", label="close at t (no change)")
+        ax.set(
+            title=f"price: the close at t+{h} against the forecast made at t (it tracks the "
+            "price because it starts from it; skill is in the returns panels)",
+            ylabel="price",
+        )
+        ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
