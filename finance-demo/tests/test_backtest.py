@@ -189,3 +189,28 @@ def test_insufficient_data_is_a_value_error(make_candles, tiny_settings):
     with pytest.raises(ValueError):
         backtest(make_candles(n=60), tiny_settings, folds=50)
     assert issubclass(InsufficientDataError, ValueError)
+
+
+def test_garch_baseline_is_in_the_report_with_a_winkler_dm_test(report):
+    for name, m in report.metrics.items():
+        garch = m["intervals"]["garch"]
+        assert 0.5 < garch["coverage"] <= 1.0 and garch["winkler"] > 0
+        for baseline in ("constant", "ewma", "garch"):
+            dm = m["intervals"][baseline]["dm_lstm_winkler"]
+            assert set(dm) >= {"statistic", "pvalue"}, (name, baseline)
+        assert "dm_lstm_winkler" not in m["intervals"]["lstm"]
+    assert {"garch_lower", "garch_upper"} <= set(report.predictions)
+
+
+def test_garch_sigma_uses_no_later_price(walk):
+    from finance_demo.stats import garch_sigma
+
+    log_close = np.log(walk["Close"].to_numpy())
+    cut, later = 200, 260
+    sigma = garch_sigma(log_close, cut)
+    changed = log_close.copy()
+    changed[later + 1 :] += np.linspace(0, 0.5, len(changed) - later - 1)  # a later crash/rally
+    again = garch_sigma(changed, cut)
+    assert np.isnan(sigma[0]) and np.all(np.isfinite(sigma[1:])) and np.all(sigma[1:] > 0)
+    np.testing.assert_array_equal(sigma[: later + 1], again[: later + 1])
+    assert not np.array_equal(sigma, again)

@@ -29,7 +29,13 @@ from finance_demo.backtest_report import BacktestReport, score
 from finance_demo.config import Settings
 from finance_demo.dataset import build_dataset, split_dataset
 from finance_demo.errors import InsufficientDataError, SettingsError
-from finance_demo.stats import conformal_quantile, ewma_sigma, ridge_fit_predict
+from finance_demo.stats import (
+    conformal_quantile,
+    ewma_sigma,
+    garch_available,
+    garch_sigma,
+    ridge_fit_predict,
+)
 from finance_demo.training import torch_threads, train_model
 
 __all__ = ["backtest", "fold_bounds"]
@@ -178,6 +184,8 @@ class _Plan:
     bounds: list[tuple[int, int]]
     gap: int
     sigma1: np.ndarray
+    log_close: np.ndarray
+    garch: bool
 
 
 def _plan(
@@ -218,30 +226,44 @@ def _plan(
         bounds=bounds,
         gap=gap,
         sigma1=ewma_sigma(np.diff(log_close, prepend=np.nan), EWMA_LAMBDA),
+        log_close=log_close,
+        garch=garch_available(),
     )
 
 
-def _baselines(plan: _Plan, seen: Any, val: Any, test: Any) -> tuple[dict[str, Any], Any, Any]:
+def _scaled_band(
+    sigma: np.ndarray, root_h: np.ndarray, val: Any, test: Any, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A ``±q·sigma·sqrt(h)`` band, ``q`` calibrated conformally on the validation rows."""
+    s_val = sigma[val.ticks][:, None] * root_h
+    q = np.array(
+        [conformal_quantile(np.abs(val.y[:, j]) / s_val[:, j], level) for j in range(len(root_h))]
+    )
+    return q * (sigma[test.ticks][:, None] * root_h), q
+
+
+def _baselines(
+    plan: _Plan, seen: Any, val: Any, test: Any, cut: int
+) -> tuple[dict[str, Any], Any, Any]:
     """Step 2b: the baselines' forecasts of one fold, from the same training rows."""
     p, t, level = plan.settings.pipeline, plan.settings.training, plan.level
     ridge, alpha = ridge_fit_predict(
         seen.X, seen.y, test.X, val_fraction=t.val_fraction, gap=plan.gap
     )
     root_h = np.sqrt(np.asarray(p.horizons, dtype=np.float64))
-    s_val = plan.sigma1[val.ticks][:, None] * root_h
-    q = np.array(
-        [conformal_quantile(np.abs(val.y[:, j]) / s_val[:, j], level) for j in range(len(root_h))]
-    )
-    s_test = plan.sigma1[test.ticks][:, None] * root_h
+    ewma, q = _scaled_band(plan.sigma1, root_h, val, test, level)
     q_lo, q_hi = (1 - level) / 2, (1 + level) / 2
     block = {
         "ridge": ridge,
         "drift": np.broadcast_to(seen.y.mean(axis=0), test.y.shape),
         "constant_lower": np.broadcast_to(np.quantile(seen.y, q_lo, axis=0), test.y.shape),
         "constant_upper": np.broadcast_to(np.quantile(seen.y, q_hi, axis=0), test.y.shape),
-        "ewma_lower": -q * s_test,
-        "ewma_upper": q * s_test,
+        "ewma_lower": -ewma,
+        "ewma_upper": ewma,
     }
+    if plan.garch:  # fitted on this fold's training returns only
+        garch, _ = _scaled_band(garch_sigma(plan.log_close, cut), root_h, val, test, level)
+        block.update(garch_lower=-garch, garch_upper=garch)
     return block, alpha, q
 
 
@@ -258,7 +280,7 @@ def _run_fold(
     fit, val, _ = split_dataset(seen, t.val_fraction, 0.0, p.step_size)
     test = plan.data.subset(slice(a, b))
     fc = model.forecast(test.X, level=plan.level)
-    baselines, alpha, q = _baselines(plan, seen, val, test)
+    baselines, alpha, q = _baselines(plan, seen, val, test, cut)
     block = {
         "fold": np.full(len(test), k),
         "tick": test.ticks,

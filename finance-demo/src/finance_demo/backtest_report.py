@@ -23,7 +23,7 @@ __all__ = ["INTERVAL_MODELS", "POINT_MODELS", "BacktestReport", "score"]
 #: Point forecasts compared (``persistence`` predicts a zero return).
 POINT_MODELS = ("lstm", "ridge", "drift", "persistence")
 #: Interval forecasts compared.
-INTERVAL_MODELS = ("lstm", "constant", "ewma")
+INTERVAL_MODELS = ("lstm", "constant", "ewma", "garch")
 
 
 def _clean(x: Any) -> Any:
@@ -73,6 +73,27 @@ def _interval_scores(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level:
     }
 
 
+def _intervals(
+    arrays: dict[str, Any], j: int, y: np.ndarray, level: float, dm_lag: int
+) -> dict[str, dict[str, Any]]:
+    """Interval scores per model present, with a Winkler-loss DM test per baseline.
+
+    Each baseline gets ``dm_lstm_winkler``: the Diebold–Mariano test of the LSTM's
+    per-sample Winkler losses against its own (a negative statistic: the LSTM's are lower).
+    """
+    from model import metrics
+
+    names = [n for n in INTERVAL_MODELS if f"{n}_lower" in arrays]
+    bands = {n: (arrays[f"{n}_lower"][:, j], arrays[f"{n}_upper"][:, j]) for n in names}
+    losses = {n: metrics.winkler_losses(y, lo, hi, level) for n, (lo, hi) in bands.items()}
+    out = {n: _interval_scores(y, lo, hi, level) for n, (lo, hi) in bands.items()}
+    for name in names[1:]:
+        out[name]["dm_lstm_winkler"] = diebold_mariano(
+            losses["lstm"], losses[name], dm_lag
+        ).to_dict()
+    return out
+
+
 def score(
     arrays: dict[str, Any], horizons: tuple[int, ...], level: float, dm_lag: int = 1
 ) -> dict[str, dict[str, Any]]:
@@ -100,12 +121,7 @@ def score(
             "samples": int(y.size),
             "points": {name: _point_scores(y, p, dm_lag) for name, p in preds.items()},
             "always_up": {"direction_accuracy": ups / y.size, "direction_ci95": [low, high]},
-            "intervals": {
-                name: _interval_scores(
-                    y, arrays[f"{name}_lower"][:, j], arrays[f"{name}_upper"][:, j], level
-                )
-                for name in INTERVAL_MODELS
-            },
+            "intervals": _intervals(arrays, j, y, level, dm_lag),
         }
     return out
 

@@ -319,3 +319,40 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
     if column.size == 0:
         return math.nan
     return float(ConformalCalibration(column).quantile(level)[0])
+
+
+def garch_available() -> bool:
+    """Whether the ``arch`` package (``finance-demo[garch]``) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("arch") is not None
+
+
+def garch_sigma(log_close: np.ndarray, cut: int) -> np.ndarray:
+    """One-step-ahead GARCH(1,1) volatility per tick, fitted on the returns up to ``cut``.
+
+    A constant-mean GARCH(1,1) with Student-t innovations (the ``arch`` package) is fitted
+    by maximum likelihood on the log returns of ticks ``1 .. cut`` only; with those
+    parameters fixed, the conditional variance is filtered forward, so the value at tick
+    ``t`` is the forecast, made with the closes up to ``t``, of the standard deviation of
+    the return from ``t`` to ``t + 1``. No value uses a price after its tick.
+
+    Args:
+        log_close: Log closes, oldest first.
+        cut: Last tick of the fitting part (``>= 10``).
+
+    Returns:
+        Sigma per tick (log-return units); ``nan`` at tick 0.
+
+    Raises:
+        ImportError: ``arch`` is not installed (``pip install 'finance-demo[garch]'``).
+    """
+    from arch import arch_model
+
+    returns = np.diff(np.asarray(log_close, dtype=np.float64)) * 100.0  # percent: arch's scale
+    model = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
+    fitted = model.fit(last_obs=cut, disp="off", show_warning=False)
+    variance = fitted.forecast(horizon=1, start=0, reindex=False).variance.to_numpy()[:, 0]
+    out = np.full(len(log_close), np.nan)
+    out[1:] = np.sqrt(variance) / 100.0  # row k: made at tick k + 1, for the next return
+    return out

@@ -32,6 +32,7 @@ __all__ = [
     "mae",
     "rmse",
     "skill",
+    "winkler_losses",
     "winkler_score",
 ]
 
@@ -150,6 +151,22 @@ def coverage(y_true: object, lower: object, upper: object) -> float:
     return float(np.mean((lo <= y) & (y <= hi)))
 
 
+def winkler_losses(y_true: object, lower: object, upper: object, level: float) -> np.ndarray:
+    """Per-sample Winkler scores (flattened); :func:`winkler_score` is their mean.
+
+    Examples:
+        >>> winkler_losses([0.0, 2.0], [-1.0, -1.0], [1.0, 1.0], 0.5).tolist()
+        [2.0, 6.0]
+    """
+    alpha = 1.0 - check_level(level)
+    y, lo, hi = _arrays(y_true, lower, upper)
+    if np.any(lo > hi):
+        raise ValueError("lower bounds must not exceed upper bounds")
+    below = np.maximum(lo - y, 0.0)
+    above = np.maximum(y - hi, 0.0)
+    return (hi - lo) + (2.0 / alpha) * (below + above)
+
+
 def winkler_score(y_true: object, lower: object, upper: object, level: float) -> float:
     """Mean Winkler (interval) score of central intervals at ``level``.
 
@@ -165,10 +182,4 @@ def winkler_score(y_true: object, lower: object, upper: object, level: float) ->
     Raises:
         ValueError: Bad level, shapes, or a lower bound above its upper bound.
     """
-    alpha = 1.0 - check_level(level)
-    y, lo, hi = _arrays(y_true, lower, upper)
-    if np.any(lo > hi):
-        raise ValueError("lower bounds must not exceed upper bounds")
-    below = np.maximum(lo - y, 0.0)
-    above = np.maximum(y - hi, 0.0)
-    return float(np.mean((hi - lo) + (2.0 / alpha) * (below + above)))
+    return float(np.mean(winkler_losses(y_true, lower, upper, level)))

@@ -372,14 +372,19 @@ def backtest_table(report: Any) -> str:
                 "-",
             )
         )
-        irows = [(f"interval ({report.level:.0%})", "coverage", "Winkler", "mean width")]
+        irows = [
+            (f"interval ({report.level:.0%})", "coverage", "Winkler", "mean width", "DM lstm", "p")
+        ]
         for model, s in m["intervals"].items():
+            dm = s.get("dm_lstm_winkler") or {}
             irows.append(
                 (
                     model,
                     pct(s["coverage"]),
                     num(s["winkler"], ".5f"),
                     num(s["mean_width"], ".5f"),
+                    num(dm.get("statistic"), "+.2f") if dm else "-",
+                    num(dm.get("pvalue"), ".3f") if dm else "-",
                 )
             )
         blocks.append("\n".join([head, *grid(rows), "", *grid(irows)]))
