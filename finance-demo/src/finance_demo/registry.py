@@ -48,7 +48,7 @@ SUFFIX = ".safetensors"
 INDEX = "index.sqlite"
 #: The evaluation numbers kept in an entry (per horizon), from the model's test scores.
 _SUMMARY_KEYS = ("samples", "mae", "mae_persistence", "direction_accuracy", "coverage", "level")
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 
 class RegistryError(PipelineError):
@@ -180,6 +180,14 @@ def _entry_from_header(entry_id: str, path: Path) -> Entry:
     )
 
 
+def _added(path: Path) -> int:
+    """When the file came into the registry (its mtime in ns; 0 when it is gone)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def _corrupt(exc: sqlite3.DatabaseError) -> bool:
     """Whether an SQLite error means a broken index (rebuild it), not a busy or locked one."""
     if not isinstance(exc, sqlite3.OperationalError):
@@ -188,7 +196,7 @@ def _corrupt(exc: sqlite3.DatabaseError) -> bool:
     return "no such table" in text or "no such column" in text or "malformed" in text
 
 
-_COLUMNS = "id, file, symbol, interval, created, horizons, evaluation, size"
+_COLUMNS = "id, file, symbol, interval, created, horizons, evaluation, size, added"
 
 
 class Registry:
@@ -232,7 +240,7 @@ class Registry:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS models (id TEXT PRIMARY KEY, file TEXT NOT NULL, "
                 "symbol TEXT, interval TEXT, created TEXT NOT NULL, horizons TEXT NOT NULL, "
-                "evaluation TEXT NOT NULL, size INTEGER NOT NULL)"
+                "evaluation TEXT NOT NULL, size INTEGER NOT NULL, added INTEGER NOT NULL)"
             )
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
@@ -284,10 +292,11 @@ class Registry:
             json.dumps(list(entry.horizons)),
             json.dumps(entry.evaluation, allow_nan=True),
             entry.size,
+            _added(entry.path),
         )
 
     def _entry(self, row: tuple[Any, ...]) -> Entry:
-        entry_id, file, symbol, interval, created, horizons, evaluation, size = row
+        entry_id, file, symbol, interval, created, horizons, evaluation, size = row[:8]
         return Entry(
             id=entry_id,
             path=self.root / file,
@@ -322,7 +331,7 @@ class Registry:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(
-                f"INSERT OR REPLACE INTO models ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO models ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [self._row(e) for e in new],
             )
             conn.executemany("DELETE FROM models WHERE id = ?", [(i,) for i in gone])
@@ -388,7 +397,7 @@ class Registry:
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
-                f"INSERT OR REPLACE INTO models ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO models ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self._row(entry),
             )
             conn.execute("COMMIT")
@@ -415,11 +424,12 @@ class Registry:
                 args.append(interval)
             if where:
                 sql += " WHERE " + " AND ".join(where)
-            return [self._entry(r) for r in conn.execute(sql, args)]
+            return [(self._entry(r), r[8]) for r in conn.execute(sql, args)]
 
-        entries = self._run(query)
-        entries.sort(key=lambda e: (e.created_at, e.id), reverse=True)
-        return entries
+        rows = self._run(query)
+        # newest first: by the header's time (seconds), then by when the file was added
+        rows.sort(key=lambda pair: (pair[0].created_at, pair[1], pair[0].id), reverse=True)
+        return [entry for entry, _ in rows]
 
     def get(self, entry_id: str) -> Entry:
         """The entry of an id (or of a unique prefix of one).
