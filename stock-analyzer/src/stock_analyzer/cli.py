@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from stock_analyzer import __version__
+from stock_analyzer.forecast_cli import forecast as forecast_command
 from stock_analyzer.models_cli import ModelRef, models, open_registry, registry_option
 from stock_analyzer.options import (
     FiniteFloat,
@@ -544,6 +545,7 @@ def info(model_path: str, as_json: bool) -> None:
 
 
 cli.add_command(models)
+cli.add_command(forecast_command)
 
 
 def main() -> None:

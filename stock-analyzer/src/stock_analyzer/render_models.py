@@ -46,9 +46,10 @@ def forecast_text(body: dict[str, Any]) -> str:
     lines = [
         f"{body['symbol']} {body['interval']}  based on the candle of {body['time']}  "
         f"close {body['close']:.{d}f}  (model {body['model']})",
-        f"regime: {body['regime']}",
+        f"regime: {body['regime']} (sigma {body['sigma_ratio']:.2f}x its recent median, "
+        f"longest-horizon mean {body['trend_sigmas']:+.2f} sigma)",
     ]
-    rows = [("horizon", "direction", "return", "price", f"{body['level']:.0%} interval", "target")]
+    rows = [("horizon", "direction", "return", "price", f"{body['level']:.0%} interval")]
     for h in body["horizons"]:
         rows.append(
             (
@@ -57,7 +58,6 @@ def forecast_text(body: dict[str, Any]) -> str:
                 f"{h['predicted_return']:+.3%}",
                 f"{h['predicted_price']:.{d}f}",
                 f"[{h['lower_price']:.{d}f}, {h['upper_price']:.{d}f}]",
-                str(h.get("target_time") or "-"),
             )
         )
     return "\n".join(lines + grid(rows))
