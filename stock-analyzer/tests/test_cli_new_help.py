@@ -12,6 +12,7 @@ CASES = [
     (["models", "delete", "--help"], "ID"),
     (["models", "cleanup", "--help"], "--keep-latest"),
     (["forecast", "--help"], "--auto-train"),
+    (["serve", "--help"], "--token-file"),
     (["train", "--help"], "--no-register"),
     (["predict", "--help"], "--registry"),
 ]

@@ -224,6 +224,7 @@ class Registry:
         if not self.root.is_dir():
             raise RegistryError(f"the model registry {self.root} is not a directory")
         self.index = self.root / INDEX
+        self._ready = False  # the index was opened, checked and filled once
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
@@ -232,6 +233,8 @@ class Registry:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.index, timeout=30.0, isolation_level=None)
+        if self._ready:  # checked once; a vanished or broken index fails the query instead
+            return conn
         try:
             conn.execute("PRAGMA busy_timeout = 30000")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
@@ -254,9 +257,11 @@ class Registry:
         except BaseException:
             conn.close()
             raise
+        self._ready = True
         return conn
 
     def _discard_index(self) -> None:
+        self._ready = False
         for name in (INDEX, INDEX + "-wal", INDEX + "-shm", INDEX + "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 (self.root / name).unlink()

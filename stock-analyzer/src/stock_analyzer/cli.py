@@ -27,6 +27,7 @@ from stock_analyzer.options import (
     settings_options,
     user_errors,
 )
+from stock_analyzer.serve import serve
 
 __all__ = ["cli", "main"]
 
@@ -546,6 +547,7 @@ def info(model_path: str, as_json: bool) -> None:
 
 cli.add_command(models)
 cli.add_command(forecast_command)
+cli.add_command(serve)
 
 
 def main() -> None:
