@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
 import logging
 import os
 import secrets
@@ -33,8 +34,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -52,6 +54,8 @@ MAX_PENDING_JOBS = 4
 MAX_JOBS_KEPT = 200
 #: Forecasts remembered (same model file version, same candles, same request).
 MEMO_SIZE = 512
+#: Sources whose candles never change while the server runs (cached, forecasts memoized).
+STATIC_SOURCES = ("sample", "replay")
 #: Seconds a "latest model of a symbol" answer is reused before asking the registry again.
 LATEST_TTL = 1.0
 
@@ -350,7 +354,7 @@ def create_app(
         return frame
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         """Liveness: the version and how many models are loaded."""
         return {"status": "ok", "version": __version__, "models_loaded": len(models)}
 
@@ -396,7 +400,7 @@ def create_app(
         Answers are remembered: an id's while its file exists, a latest-per-symbol one
         for ``LATEST_TTL`` seconds (and until this server trains or deletes a model).
         """
-        key = ("id", req.model) if req.model is not None else ("latest", req.symbol, req.interval)
+        key = lookup_key(req)
         now = time.monotonic()
         with lookup_lock:
             hit = lookups.get(key)
@@ -416,9 +420,41 @@ def create_app(
                 lookups.pop(next(iter(lookups)))
         return entry
 
-    @app.post("/forecast")
-    def post_forecast(req: ForecastRequest) -> dict[str, Any]:
-        """The forecast now for every (or the given) horizon of a model."""
+    def lookup_key(req: ForecastRequest) -> tuple[Any, ...]:
+        if req.model is not None:
+            return ("id", req.model)
+        return ("latest", req.symbol, req.interval)
+
+    def memo_key(req: ForecastRequest, entry: Any, version: Any) -> tuple[Any, ...]:
+        horizons = tuple(req.horizons or ())
+        return (entry.path, version, req.symbol, req.interval, req.source, req.level, horizons)
+
+    def memoized(req: ForecastRequest) -> bytes | None:
+        """The answer without any work, if there is one.
+
+        That is: static candles (cached for good), a known entry, a loaded model whose
+        file has not changed, and the same request as before.
+        """
+        if req.source not in STATIC_SOURCES:
+            return None
+        key = lookup_key(req)
+        with lookup_lock:
+            hit = lookups.get(key)
+        if hit is None or (key[0] == "latest" and time.monotonic() - hit[1] >= LATEST_TTL):
+            return None
+        entry = hit[0]
+        try:
+            stat = entry.path.stat()
+        except OSError:
+            return None
+        version = (stat.st_mtime_ns, stat.st_size)
+        if models.version(entry.path) != version:
+            return None
+        with memo_lock:
+            return memo.get(memo_key(req, entry, version))
+
+    def compute(req: ForecastRequest) -> bytes:
+        """Look the model up, load it (cached), fetch the candles (cached) and forecast."""
         from finance_demo import spec_of
         from finance_demo.forecast import forecast
 
@@ -436,40 +472,36 @@ def create_app(
                     422, f"model {entry.id} was trained on {interval} candles, not {req.interval}"
                 )
             frame = candles_of(req.symbol, interval, req.source)
-            # the same model file and the same candles give the same forecast: remember it
-            key = (
-                entry.path,
-                models.version(entry.path),
-                req.symbol,
-                req.source,
-                len(frame),
-                str(frame.index[-1]) if len(frame) else "",
-                req.level,
-                tuple(req.horizons or ()),
+            result = forecast(
+                model, frame, req.level, horizons=req.horizons, symbol=req.symbol, label=entry.id
             )
-            with memo_lock:
-                body = memo.get(key)
-                if body is not None:
-                    memo.move_to_end(key)
-            if body is None:
-                result = forecast(
-                    model,
-                    frame,
-                    req.level,
-                    horizons=req.horizons,
-                    symbol=req.symbol,
-                    label=entry.id,
-                )
-                body = result.to_dict()
-                with memo_lock:
-                    memo[key] = body
-                    while len(memo) > MEMO_SIZE:
-                        memo.popitem(last=False)
+            body = json.dumps(result.to_dict(), allow_nan=False, separators=(",", ":")).encode()
         except HTTPException:
             raise
         except Exception as exc:
             raise fail(exc) from None
+        if req.source in STATIC_SOURCES:
+            # the same model file and the same (static) candles give the same forecast
+            key = memo_key(req, entry, models.version(entry.path))
+            with memo_lock:
+                memo[key] = body
+                while len(memo) > MEMO_SIZE:
+                    memo.popitem(last=False)
         return body
+
+    @app.post("/forecast", response_class=Response)
+    async def post_forecast(req: ForecastRequest) -> Response:
+        """The forecast now for every (or the given) horizon of a model.
+
+        Answers: ``symbol, interval, time, close`` (the candle it is based on), ``level``,
+        ``price_decimals``, ``regime``, ``model`` and per horizon ``predicted_return,
+        sigma, lower_return, upper_return, predicted_price, lower_price, upper_price,
+        direction``.
+        """
+        body = memoized(req)
+        if body is None:
+            body = await run_in_threadpool(compute, req)
+        return Response(body, media_type="application/json")
 
     def run_job(job_id: str, req: TrainRequest, settings: Any) -> None:
         from finance_demo import train_model
