@@ -17,6 +17,8 @@ from typing import Any
 import click
 
 from stock_analyzer import __version__
+from stock_analyzer.forecast_cli import forecast as forecast_command
+from stock_analyzer.models_cli import ModelRef, models, open_registry, registry_option
 from stock_analyzer.options import (
     FiniteFloat,
     OneLineGroup,
@@ -27,6 +29,7 @@ from stock_analyzer.options import (
     settings_options,
     user_errors,
 )
+from stock_analyzer.serve import serve
 from stock_analyzer.tracking import track_option, tracked
 
 __all__ = ["cli", "main"]
@@ -237,10 +240,17 @@ class _EpochProgress(_Progress):
     "--output",
     "-o",
     type=click.Path(dir_okay=False),
-    default="model.safetensors",
-    show_default=True,
-    help="Model file; the training history goes beside it (<name>.history.json).",
+    help="Model file to write as well; the training history goes beside it "
+    "(<name>.history.json).  [default: none, the model goes to the registry; with "
+    "--no-register: model.safetensors]",
 )
+@click.option(
+    "--register/--no-register",
+    default=True,
+    show_default=True,
+    help="Add the model to the registry (see 'stock-analyzer models') and print its id.",
+)
+@registry_option
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG of losses and test predictions.")
 @click.option(
     "--predictions",
@@ -257,7 +267,9 @@ def train(ctx: click.Context, **opts: Any) -> None:
         raise click.BadParameter("the model file needs a path, not '-'", param_hint="'--output'")
     settings = _settings(ctx, opts)
     data = settings.data
-    output = Path(opts["output"])
+    register = opts["register"]
+    output = Path(opts["output"] or "model.safetensors") if opts["output"] or not register else None
+    registry = open_registry(opts["registry"]) if register else None
     fetcher = _fetcher(
         data.symbol,
         period=data.period,
@@ -291,20 +303,26 @@ def train(ctx: click.Context, **opts: Any) -> None:
         warning = few_samples(ds["train"], ds["test"])
         if warning:
             _echo_err(f"warning: {warning}")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        model.save(output)
-        history_path = output.with_name(output.stem + ".history.json")
-        _write_text(
-            str(history_path), _dump({"history": model.history, "evaluation": meta["evaluation"]})
-        )
         rows = prediction_rows(model, candles)
         scores = {"test": prediction_metrics(rows[rows["split"] == "test"], spec.level)}
-        metrics_path = output.with_name(output.stem + ".metrics.json")
-        _write_text(str(metrics_path), _dump(scores))
+        written = []
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            model.save(output)
+            history_path = output.with_name(output.stem + ".history.json")
+            history = {"history": model.history, "evaluation": meta["evaluation"]}
+            _write_text(str(history_path), _dump(history))
+            metrics_path = output.with_name(output.stem + ".metrics.json")
+            _write_text(str(metrics_path), _dump(scores))
+            written += [str(output), str(history_path), str(metrics_path)]
+        # the registry copies the file written (same bytes), else saves the model itself
+        entry = registry.add(output if output is not None else model) if registry else None
+        if entry is not None:
+            written.append(str(entry.path))
         if opts["predictions"]:
             write_predictions(rows, opts["predictions"])
         if opts["plot"]:
-            from finance_demo import coverage_by_level, holdout_predictions
+            from finance_demo import coverage_by_level
 
             from stock_analyzer.render import plot_training
 
@@ -324,7 +342,6 @@ def train(ctx: click.Context, **opts: Any) -> None:
                 reliability=coverage_by_level(model, candles),
                 attention=attention,
             )
-        written = [str(output), str(history_path), str(metrics_path)]
         written += [p for p in (opts["plot"], opts["predictions"]) if p]
         if run is not None:
             run.log_settings(settings.to_dict())
@@ -333,8 +350,9 @@ def train(ctx: click.Context, **opts: Any) -> None:
             run.log_scores(scores["test"], "test")
             run.log_files(*written)
             _echo_err(f"tracked as MLflow run {run.id}")
+    model_id = entry.id if entry is not None else None
     if opts["as_json"]:
-        body = {"files": written, "pipeline": spec.to_dict(), "dataset": ds}
+        body = {"files": written, "model_id": model_id, "pipeline": spec.to_dict(), "dataset": ds}
         click.echo(_dump({**body, "evaluation": meta["evaluation"], "warning": warning}), nl=False)
         return
     from stock_analyzer.render import evaluation_table
@@ -345,6 +363,8 @@ def train(ctx: click.Context, **opts: Any) -> None:
     )
     click.echo(evaluation_table(meta["evaluation"], spec.price_decimals))
     click.echo("saved " + " and ".join(written))
+    if entry is not None:
+        click.echo(f"registered {entry.id} in {registry.root}")
 
 
 def _replay_start(value: str | None) -> Any:
@@ -367,10 +387,11 @@ def _replay_start(value: str | None) -> Any:
 @click.option(
     "--model",
     "model_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Model file written by 'train'.",
+    type=ModelRef(),
+    help="A registered model's id or a model file written by 'train'  [default: the "
+    "latest registered model of --symbol (and --interval)]",
 )
+@registry_option
 @click.option("--symbol", help="Ticker (default: the model's).")
 @click.option("--interval", help="Candle interval (default and only allowed: the model's).")
 @click.option(
@@ -418,7 +439,17 @@ def predict(**opts: Any) -> None:
 
         from model import Model
 
-        model = Model.load(opts["model_path"])
+        ref = opts["model_path"]
+        if ref is None and not opts["symbol"]:
+            raise click.UsageError(
+                "Missing option '--model' (an id or a file; or --symbol for the latest "
+                "registered model)."
+            )
+        if ref is None or not Path(ref).is_file():
+            ref = open_registry(opts["registry"]).resolve(
+                ref, symbol=opts["symbol"], interval=opts["interval"]
+            )
+        model = Model.load(ref)
         system = System(model)  # refuses a model file 'train' did not write
         spec = system.pipeline
         interval = opts["interval"] or spec.interval or "1d"
@@ -604,6 +635,11 @@ def info(model_path: str, as_json: bool) -> None:
         click.echo(_dump(body), nl=False)
     else:
         click.echo(format_info(model_path, header, spec, problem))
+
+
+cli.add_command(models)
+cli.add_command(forecast_command)
+cli.add_command(serve)
 
 
 def main() -> None:
