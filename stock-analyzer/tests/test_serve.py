@@ -393,3 +393,28 @@ def test_without_the_extra_one_line_names_it(tmp_path):
         r.stderr.strip().splitlines() == [r.stderr.strip()]
         and "pip install 'stock-analyzer[serve]'" in r.stderr
     )
+
+
+def test_model_cache_is_a_bounded_lru_that_reloads_changed_files(server, tmp_path):
+    from stock_analyzer.serve_app import ModelCache
+
+    source = Registry(server["registry"]).get(server["ids"][0]).path
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"m{i}.safetensors")
+        shutil.copyfile(source, files[-1])
+    cache = ModelCache(size=2)
+    first = cache.get(files[0])
+    assert cache.get(files[0]) is first and cache.loads == 1
+    cache.get(files[1])
+    cache.get(files[2])  # evicts files[0], the least recently used
+    assert len(cache) == 2 and cache.version(files[0]) is None and cache.loads == 3
+    cache.get(files[1])
+    assert cache.loads == 3  # still cached
+    tmp = tmp_path / "new.tmp"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, files[1])  # same bytes, a new file
+    assert cache.get(files[1]) is not None and cache.loads == 4
+    files[2].unlink()
+    with pytest.raises(FileNotFoundError):
+        cache.get(files[2])

@@ -115,7 +115,7 @@ class TrainRequest(BaseModel):
 
 
 class ModelCache:
-    """Loaded models by file, bounded LRU, reloaded when the file's mtime or size changes.
+    """Loaded models by file, bounded LRU, reloaded when the file changes (mtime, size, inode).
 
     Args:
         size: Models kept at most.
@@ -123,7 +123,7 @@ class ModelCache:
 
     def __init__(self, size: int = 8) -> None:
         self.size = max(1, size)
-        self._models: OrderedDict[Path, tuple[tuple[int, int], Any]] = OrderedDict()
+        self._models: OrderedDict[Path, tuple[tuple[int, int, int], Any]] = OrderedDict()
         self._lock = threading.Lock()
         self.loads = 0
 
@@ -137,7 +137,7 @@ class ModelCache:
         from model import Model
 
         stat = path.stat()
-        version = (stat.st_mtime_ns, stat.st_size)
+        version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         with self._lock:
             hit = self._models.get(path)
             if hit is not None and hit[0] == version:
@@ -152,8 +152,8 @@ class ModelCache:
                 self._models.popitem(last=False)
         return model
 
-    def version(self, path: Path) -> tuple[int, int] | None:
-        """The (mtime_ns, size) of the loaded version of ``path`` (``None``: not loaded)."""
+    def version(self, path: Path) -> tuple[int, int, int] | None:
+        """The (mtime_ns, size, inode) of the loaded ``path`` (``None``: not loaded)."""
         with self._lock:
             hit = self._models.get(path)
         return None if hit is None else hit[0]
@@ -447,7 +447,7 @@ def create_app(
             stat = entry.path.stat()
         except OSError:
             return None
-        version = (stat.st_mtime_ns, stat.st_size)
+        version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if models.version(entry.path) != version:
             return None
         with memo_lock:
