@@ -49,7 +49,7 @@ def test_add_a_model_and_a_file_then_list_get_resolve(tmp_path, tiny_model, mode
     assert model_file.exists()  # a file is copied, not moved
     listed = reg.list()
     assert {e.id for e in listed} == {a.id, b.id}
-    assert listed == sorted(listed, key=lambda e: (e.created_at, e.id), reverse=True)
+    assert [e.id for e in listed] == [b.id, a.id]  # newest first; same second: last added first
     assert reg.list(symbol="WALK", interval="1d") == listed
     assert reg.list(symbol="OTHER") == [] and reg.list(interval="1h") == []
     assert reg.get(a.id) == a
