@@ -8,6 +8,7 @@ import pytest
 from finance_demo import (
     PipelineError,
     SearchSpace,
+    Settings,
     SettingsError,
     build_dataset,
     evaluate,
@@ -17,6 +18,7 @@ from finance_demo import (
     train_model,
     tune,
 )
+from finance_demo.tuning import DEFAULT_SPACE
 
 optuna = pytest.importorskip("optuna")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -77,6 +79,13 @@ def test_a_bad_space_is_one_line_naming_the_problem(space, words):
     message = str(info.value)
     assert words in message
     assert "\n" not in message and len(message) < 300
+
+
+def test_the_default_space_is_valid_and_holds_the_default_settings():
+    space = SearchSpace.from_dict(DEFAULT_SPACE)
+    assert space.contains(Settings())
+    assert not space.contains(load_settings({"model": {"hidden_dim": 128}}))
+    assert not space.contains(load_settings({"model": {"seq_len": 12}}))  # off the step grid
 
 
 def test_a_space_file_round_trips_and_its_errors_name_the_file(tmp_path):
