@@ -31,6 +31,10 @@ _EXPORTS = {
     "RegistryError": "finance_demo.registry",
     "PredictionLog": "finance_demo.journal",
     "Predictor": "finance_demo.system",
+    "SearchSpace": "finance_demo.tuning",
+    "TuneResult": "finance_demo.tuning",
+    "load_space_file": "finance_demo.tuning",
+    "tune": "finance_demo.tuning",
     "SettingField": "finance_demo.config",
     "Settings": "finance_demo.config",
     "SettingsError": "finance_demo.errors",
@@ -115,6 +119,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from finance_demo.live_metrics import LiveMetrics
     from finance_demo.system import Prediction, Predictor, System, spec_of
     from finance_demo.training import evaluate, few_samples, train_model
+    from finance_demo.tuning import SearchSpace, TuneResult, load_space_file, tune
 
 
 __version__ = "1.0.0"
@@ -133,11 +138,13 @@ __all__ = [
     "Prediction",
     "PredictionLog",
     "Predictor",
+    "SearchSpace",
     "SettingField",
     "Settings",
     "SettingsError",
     "Summary",
     "System",
+    "TuneResult",
     "__version__",
     "atomic_write",
     "backtest",
@@ -153,6 +160,7 @@ __all__ = [
     "holdout_predictions",
     "load_settings",
     "load_settings_file",
+    "load_space_file",
     "prediction_metrics",
     "prediction_rows",
     "price_decimals",
@@ -162,5 +170,6 @@ __all__ = [
     "spec_of",
     "split_dataset",
     "train_model",
+    "tune",
     "write_predictions",
 ]

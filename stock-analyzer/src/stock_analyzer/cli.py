@@ -645,3 +645,8 @@ cli.add_command(serve)
 def main() -> None:
     """Entry point of the ``stock-analyzer`` executable."""
     cli(prog_name="stock-analyzer", auto_envvar_prefix="STOCK_ANALYZER")
+
+
+from stock_analyzer.tune_cli import tune  # noqa: E402 (the tune command lives in its own module)
+
+cli.add_command(tune)
