@@ -831,7 +831,12 @@ def _describe_type(hint: Any) -> tuple[type, tuple[Any, ...] | None, bool, bool]
         choices = typing.get_args(hint)
         return type(choices[0]), choices, False, optional
     if origin is tuple:
-        return typing.get_args(hint)[0], None, True, optional
+        item = typing.get_args(hint)[0]
+        if typing.get_origin(item) is Literal:
+            # a list of names (``--groups trend_fft,returns``): a comma-separated flag of
+            # strings; the config class checks each name (its help lists them)
+            return type(typing.get_args(item)[0]), None, True, optional
+        return item, None, True, optional
     if hint in (int, float, bool, str):
         return hint, None, False, optional
     raise TypeError(f"unsupported settings type {hint!r}")
