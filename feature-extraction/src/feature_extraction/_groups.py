@@ -7,9 +7,9 @@ Every group is computed in three stages, and the two paths share two of them:
    An element-wise operation gives the same bits for a value wherever it sits in the array.
 2. **window sums**, strictly left to right: ``np.add.accumulate`` on the window (live);
    one vector addition per window position across a chunk of windows (batch), with
-   no copy of the overlapping windows. Two-pass standard deviations and the EMA
-   recursions of MACD run the same way (the live recursion in Python floats, which are
-   the same IEEE double operations, one rounding each, as numpy's).
+   no copy of the overlapping windows. Two-pass standard deviations run the same way,
+   and so do MACD and its signal line: their EMAs, started at the window's first close,
+   are fixed weighted sums of the window's closes (weights computed once per ``B``).
 3. **the finish** (``sqrt``, ratios, guards): one shared function on arrays, called on
    one-element arrays (live) or on a chunk (batch).
 
@@ -20,6 +20,7 @@ z-score of log volume, it does not depend on the price level (``normalize`` is n
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -57,29 +58,28 @@ def _finish_std(var: np.ndarray, n: int) -> np.ndarray:
 
 
 def _finish_z(last: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    flat = std <= _FLAT_VOLUME
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (last - mean) / std
-    z[flat] = 0.0
-    return z
+    dev = last - mean
+    return np.divide(dev, std, out=np.zeros_like(dev), where=std > _FLAT_VOLUME)
 
 
 def _finish_rsi(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rs = gain / loss
-        rsi = 100.0 - 100.0 / (1.0 + rs)
-    none = loss <= 0.0
-    rsi[none] = np.where(gain[none] > 0.0, 100.0, 50.0)
+    some = loss > 0.0
+    rs = np.divide(gain, loss, out=np.zeros_like(gain), where=some)
+    rs += 1.0
+    rsi = np.divide(100.0, rs)
+    np.subtract(100.0, rsi, out=rsi)
+    none = ~some
+    if none.any():
+        rsi[none] = np.where(gain[none] > 0.0, 100.0, 50.0)
     return rsi
 
 
 def _finish_bb(last: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    flat = std <= _FLAT_PRICE * np.abs(mean)
     lower = mean - 2.0 * std
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pctb = (last - lower) / (4.0 * std)
-    pctb[flat] = 0.5
-    return pctb
+    width = 4.0 * std
+    return np.divide(
+        last - lower, width, out=np.full_like(width, 0.5), where=std > _FLAT_PRICE * np.abs(mean)
+    )
 
 
 # --- stage 1: per-candle terms (the same functions on a window or a series) ------------
@@ -127,13 +127,29 @@ def _lstd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, _finish_std(_lsum(d), n)
 
 
-def _ema_last(x: list[float], a: float, b: float) -> tuple[float, list[float]]:
-    e = x[0]
-    out = [e]
-    for v in x[1:]:
-        e = a * v + b * e
-        out.append(e)
-    return e, out
+@functools.cache
+def _macd_weights(b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(wm, ws)`` with ``MACD = sum(wm * x)`` and ``signal = sum(ws * x)``.
+
+    The EMAs start at the window's first close (``e[0] = x[0]``, ``e[j] = a x[j] + (1 - a)
+    e[j-1]``), so every EMA of the window, and the signal EMA(9) of MACD = EMA12 - EMA26
+    (itself started at ``MACD[0] = 0``), is a fixed linear combination of the ``B``
+    closes: the recursion run once on coefficient vectors. Both paths take these same
+    weighted sums left to right.
+    """
+    e12, e26, sig = np.zeros(b), np.zeros(b), np.zeros(b)
+    e12[0] = e26[0] = 1.0
+    for j in range(1, b):
+        e12 *= _B[12]
+        e12[j] += _A[12]
+        e26 *= _B[26]
+        e26[j] += _A[26]
+        sig *= _B[9]
+        sig += _A[9] * (e12 - e26)
+    wm = e12 - e26
+    for w in (wm, sig):
+        w.flags.writeable = False
+    return wm, sig
 
 
 def window_groups(
@@ -171,15 +187,12 @@ def window_groups(
         elif g == "technical":
             gain, loss = _gains_losses(x[-_RSI - 1 :])
             rsi = _finish_rsi(_lsum(gain), _lsum(loss))
-            xs = x.tolist()
-            _, e12 = _ema_last(xs, _A[12], _B[12])
-            _, e26 = _ema_last(xs, _A[26], _B[26])
-            macd = [f - s for f, s in zip(e12, e26, strict=True)]
-            signal, _ = _ema_last(macd, _A[9], _B[9])
+            wm, ws = _macd_weights(b)
             p = x[-1:]
+            macd = _lsum(x * wm) / p
+            signal = _lsum(x * ws) / p
             mean, std = _lstd(x[-_BB:])
-            bb = _finish_bb(p, mean, std)
-            out.append(np.concatenate([rsi, np.array([macd[-1]]) / p, np.array([signal]) / p, bb]))
+            out.append(np.concatenate([rsi, macd, signal, _finish_bb(p, mean, std)]))
         else:  # pragma: no cover - the config refuses unknown names
             raise ValueError(f"unknown feature group {g!r}")
     return out
@@ -196,6 +209,7 @@ def series_groups(
     stride: int,
     chunk: int,
     run: Callable[[Callable[[int], None], range], None],
+    outs: Sequence[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Return the features of every window of one validated series, one array per group.
 
@@ -211,9 +225,10 @@ def series_groups(
         chunk: Windows per batch.
         run: ``run(fill, starts)`` calls ``fill(a)`` for every chunk start (serially or on
             threads).
+        outs: One ``(n_windows, size)`` array (or view) per group to write into.
 
     Returns:
-        One ``(n_windows, size)`` array per group, in order.
+        One ``(n_windows, size)`` array per group, in order (``outs`` when given).
     """
     B = buffer_size
     n = (series.shape[0] - B) // stride + 1
@@ -240,7 +255,8 @@ def series_groups(
         gain, loss = _gains_losses(series)
         terms["gain"], terms["loss"] = shifted(gain), shifted(loss)
     sizes = {"returns": 4, "realized_vol": 3, "range_vol": 3, "volume": 1, "technical": 4}
-    outs = [np.empty((n, sizes[g])) for g in groups]
+    if outs is None:
+        outs = [np.empty((n, sizes[g])) for g in groups]
 
     def fill(a: int) -> None:
         b = min(a + chunk, n)
@@ -275,13 +291,14 @@ def series_groups(
                 var += dev
             return mean, _finish_std(var, m)
 
-        def ema(src: Callable[[int], np.ndarray], a_: float, b_: float) -> list[np.ndarray]:
-            e = src(0).copy()
-            seq = [e]
+        def wsum(arr: np.ndarray, w: np.ndarray) -> np.ndarray:
+            """Left-to-right sums of ``w[j] * arr`` over window positions ``0 .. B-1``."""
+            acc = at(arr, 0) * w[0]
+            tmp = np.empty(nc)
             for j in range(1, B):
-                e = a_ * src(j) + b_ * e
-                seq.append(e)
-            return seq
+                np.multiply(at(arr, j), w[j], out=tmp)
+                acc += tmp
+            return acc
 
         for g, out in zip(groups, outs, strict=True):
             part = out[a:b]
@@ -304,15 +321,12 @@ def series_groups(
             elif g == "technical":
                 j0 = B - _RSI
                 part[:, 0] = _finish_rsi(ssum(terms["gain"], j0), ssum(terms["loss"], j0))
-                e12 = ema(lambda j: at(series, j), _A[12], _B[12])
-                e26 = ema(lambda j: at(series, j), _A[26], _B[26])
-                macd = [f - s for f, s in zip(e12, e26, strict=True)]
-                signal = ema(macd.__getitem__, _A[9], _B[9])[-1]
+                wm, ws = _macd_weights(B)
                 p = at(series, B - 1)
-                part[:, 1] = macd[-1] / p
-                part[:, 2] = signal / p
+                part[:, 1] = wsum(series, wm) / p
+                part[:, 2] = wsum(series, ws) / p
                 mean, std = sstd(series, B - _BB)
                 part[:, 3] = _finish_bb(p, mean, std)
 
     run(fill, range(0, n, chunk))
-    return outs
+    return list(outs)

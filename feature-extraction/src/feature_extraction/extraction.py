@@ -16,6 +16,8 @@ __all__ = ["FeatureExtraction"]
 
 # Windows per batch in ``transform``: small enough for the temporaries to stay in cache.
 _CHUNK = 8192
+#: Windows per batch of the other groups (a few vectors of this length per group).
+_GROUP_CHUNK = 16384
 #: Threads for ``transform`` on long series (numpy releases the GIL in its kernels).
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 
@@ -88,7 +90,13 @@ class FeatureExtraction:
         normalize: str | None = "last",
         groups: Any = ("trend_fft",),
     ) -> None:
-        self.config = FeatureConfig(window_size=window_size, normalize=normalize, groups=groups)
+        self.config = cfg = FeatureConfig(
+            window_size=window_size, normalize=normalize, groups=groups
+        )
+        # per-call constants of the live path
+        self._ohlcv = cfg.needs_ohlcv
+        self._others = [g for g in cfg.groups if g != "trend_fft"]
+        self._trend = "trend_fft" in cfg.groups
 
     @classmethod
     def from_config(cls, config: FeatureConfig) -> FeatureExtraction:
@@ -179,9 +187,12 @@ class FeatureExtraction:
                 (list(range(block.shape[1])), True, f"{close_groups[0]} needs positive prices")
             )
         for channels, strict, why in checks:
-            values = block[:, channels]
-            bad = ~(values > 0) if strict else ~(values >= 0)
-            if bad.any():
+            lo, hi = channels[0], channels[-1] + 1  # contiguous channels: a view, no copy
+            values = block[:, lo:hi]
+            low = values.min()  # NaN and inf are refused before
+            refused = low <= 0 if strict else low < 0
+            if refused:
+                bad = ~(values > 0) if strict else ~(values >= 0)
                 row, k = np.argwhere(bad)[0]
                 channel = channels[int(k)]
                 raise ValueError(
@@ -200,9 +211,10 @@ class FeatureExtraction:
     def _window_channel(self, x: np.ndarray, ohlcv: np.ndarray | None) -> np.ndarray:
         """The features of one channel's window ``x`` (the closes when ``ohlcv``)."""
         cfg = self.config
-        others = [g for g in cfg.groups if g != "trend_fft"]
-        parts = dict(zip(others, window_groups(others, x, ohlcv), strict=True))
-        if "trend_fft" in cfg.groups:
+        if not self._others:
+            return window_features(x, cfg.window_size, cfg.normalize == "last")
+        parts = dict(zip(self._others, window_groups(self._others, x, ohlcv), strict=True))
+        if self._trend:
             parts["trend_fft"] = window_features(x, cfg.window_size, cfg.normalize == "last")
         if len(cfg.groups) == 1:
             return parts[cfg.groups[0]]
@@ -225,7 +237,8 @@ class FeatureExtraction:
         """
         x = np.asarray(data, dtype=np.float64)
         cfg = self.config
-        if cfg.needs_ohlcv:
+        ohlcv = self._ohlcv
+        if ohlcv:
             self._ohlcv_shape(x.shape, "the window")
         elif x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]  # one channel (what a Buffer of closes gives): the 1-D path
@@ -235,16 +248,16 @@ class FeatureExtraction:
         if not np.isfinite(x).all():
             row, channel = _bad_position(x.reshape(len(x), -1))
             raise ValueError(f"window holds NaN or inf at position {row} (channel {channel})")
-        normalize = cfg.normalize == "last" and "trend_fft" in cfg.groups
-        last = x[-1, 3] if cfg.needs_ohlcv else x[-1]
+        normalize = self._trend and cfg.normalize == "last"
+        last = x[-1, 3] if ohlcv else x[-1]
         if normalize and not (last > 0).all():
             raise ValueError(
                 f"last price of the window is {float(np.min(last))!r}: normalize='last' "
                 "needs a positive price"
             )
-        if cfg.groups != ("trend_fft",):
+        if self._others:
             self._check_values(x.reshape(len(x), -1), "window position")
-        if cfg.needs_ohlcv:
+        if ohlcv:
             return self._window_channel(np.ascontiguousarray(x[:, 3]), x)
         if x.ndim == 1:
             return self._window_channel(x, None)
@@ -317,11 +330,20 @@ class FeatureExtraction:
     def _series_channel(
         self, series: np.ndarray, ohlcv: np.ndarray | None, buffer_size: int, stride: int
     ) -> np.ndarray:
-        """Every window's features of one channel (``series``: the closes when ``ohlcv``)."""
+        """Every window's features of one channel (``series``: the closes when ``ohlcv``).
+
+        Each group writes its columns of one preallocated output (no concatenation).
+        """
         cfg = self.config
-        parts: dict[str, np.ndarray] = {}
+        n = (series.shape[0] - buffer_size) // stride + 1
+        widths = [len(g.features) for g in cfg.group_specs]
+        out = np.empty((n, sum(widths)))
+        views, start = {}, 0
+        for g, width in zip(cfg.groups, widths, strict=True):
+            views[g] = out[:, start : start + width]
+            start += width
         if "trend_fft" in cfg.groups:
-            parts["trend_fft"] = series_features(
+            series_features(
                 series,
                 buffer_size,
                 stride,
@@ -329,11 +351,18 @@ class FeatureExtraction:
                 cfg.normalize == "last",
                 _CHUNK,
                 _THREADS,
+                out=views["trend_fft"],
             )
         others = [g for g in cfg.groups if g != "trend_fft"]
         if others:
-            blocks = series_groups(others, series, ohlcv, buffer_size, stride, _CHUNK, _run)
-            parts.update(zip(others, blocks, strict=True))
-        if len(cfg.groups) == 1:
-            return parts[cfg.groups[0]]
-        return np.concatenate([parts[g] for g in cfg.groups], axis=1)
+            series_groups(
+                others,
+                series,
+                ohlcv,
+                buffer_size,
+                stride,
+                _GROUP_CHUNK,
+                _run,
+                outs=[views[g] for g in others],
+            )
+        return out
