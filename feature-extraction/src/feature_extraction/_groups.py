@@ -91,14 +91,21 @@ def _log_returns(x: np.ndarray) -> np.ndarray:
 
 
 def _range_terms(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> tuple:
-    hl = np.log(h / lo)
+    """Per-candle terms of Parkinson, Garman-Klass, Rogers-Satchell (4 logs per candle)."""
+    lo_, lh, ll, lc = np.log(o), np.log(h), np.log(lo), np.log(c)
+    hl = lh - ll
     hl2 = hl * hl
-    co = np.log(c / o)
+    co = lc - lo_
+    co *= co
+    co *= _GK
     gk = 0.5 * hl2
-    gk -= _GK * (co * co)
-    rs = np.log(h / c) * np.log(h / o)
-    rs += np.log(lo / c) * np.log(lo / o)
-    return hl2, gk, rs
+    gk -= co
+    hc = lh - lc
+    hc *= lh - lo_
+    lcl = ll - lc
+    lcl *= ll - lo_
+    hc += lcl
+    return hl2, gk, hc
 
 
 def _log_volume(v: np.ndarray) -> np.ndarray:
