@@ -31,6 +31,7 @@ __all__ = ["series_groups", "window_groups"]
 _LN2x4 = 4.0 * math.log(2.0)
 _GK = 2.0 * math.log(2.0) - 1.0
 _LAGS = (1, 2, 5, 10)
+_LAG_AT = np.array([-1 - lag for lag in _LAGS])
 _RV = (5, 10, 20)
 _RSI = 14
 _BB = 20
@@ -175,20 +176,23 @@ def window_groups(
     out = []
     b = x.shape[0]
     lr: np.ndarray | None = None
+    # the candle columns as contiguous rows, as the batch path reads them (so that
+    # numpy's element-wise functions take the same contiguous code path on both)
+    cols = np.ascontiguousarray(ohlcv.T) if ohlcv is not None else None
     for g in groups:
         if g == "returns":
-            out.append(np.log(x[-1] / x[[-1 - lag for lag in _LAGS]]))
+            out.append(np.log(x[-1] / x[_LAG_AT]))
         elif g == "realized_vol":
             if lr is None:
                 lr = _log_returns(x)
             out.append(np.concatenate([_lstd(lr[-n:])[1] for n in _RV]))
         elif g == "range_vol":
-            assert ohlcv is not None
-            hl2, gk, rs = _range_terms(ohlcv[:, 0], ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3])
+            assert cols is not None
+            hl2, gk, rs = _range_terms(cols[0], cols[1], cols[2], cols[3])
             out.append(np.concatenate(_finish_range(_lsum(hl2), _lsum(gk), _lsum(rs), b)))
         elif g == "volume":
-            assert ohlcv is not None
-            lv = _log_volume(ohlcv[:, 4])
+            assert cols is not None
+            lv = _log_volume(cols[4])
             mean, std = _lstd(lv)
             out.append(_finish_z(lv[-1:], mean, std))
         elif g == "technical":

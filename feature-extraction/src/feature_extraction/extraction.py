@@ -97,6 +97,7 @@ class FeatureExtraction:
         self._ohlcv = cfg.needs_ohlcv
         self._others = [g for g in cfg.groups if g != "trend_fft"]
         self._trend = "trend_fft" in cfg.groups
+        self._checks: dict[int, list[tuple[list[int], bool, str]]] = {}
 
     @classmethod
     def from_config(cls, config: FeatureConfig) -> FeatureExtraction:
@@ -167,14 +168,11 @@ class FeatureExtraction:
     def _check_length(self, length: int, what: str) -> None:
         self.config.check_window(length, what)
 
-    def _check_values(self, block: np.ndarray, where: str) -> None:
-        """Refuse the prices the selected groups cannot take (one line naming the first).
-
-        ``block`` is ``(n, k)``: the window's (or the covered history's) rows.
-        """
+    def _value_checks(self, channels: int) -> list[tuple[list[int], bool, str]]:
+        """``(channels, strictly positive, why)`` of the values the groups cannot take."""
         cfg = self.config
         close_groups = [g for g in cfg.groups if g not in ("trend_fft", "range_vol", "volume")]
-        checks: list[tuple[list[int], bool, str]] = []  # (channels, strictly positive, why)
+        checks: list[tuple[list[int], bool, str]] = []
         if cfg.needs_ohlcv:
             if "range_vol" in cfg.groups:
                 checks.append(([0, 1, 2, 3], True, "range_vol needs positive Open/High/Low/Close"))
@@ -183,9 +181,18 @@ class FeatureExtraction:
             if close_groups:
                 checks.append(([3], True, f"{close_groups[0]} needs positive closes"))
         elif close_groups:
-            checks.append(
-                (list(range(block.shape[1])), True, f"{close_groups[0]} needs positive prices")
-            )
+            checks.append((list(range(channels)), True, f"{close_groups[0]} needs positive prices"))
+        return checks
+
+    def _check_values(self, block: np.ndarray, where: str) -> None:
+        """Refuse the prices the selected groups cannot take (one line naming the first).
+
+        ``block`` is ``(n, k)``: the window's (or the covered history's) rows.
+        """
+        k = block.shape[1]
+        checks = self._checks.get(k)
+        if checks is None:
+            checks = self._checks[k] = self._value_checks(k)
         for channels, strict, why in checks:
             lo, hi = channels[0], channels[-1] + 1  # contiguous channels: a view, no copy
             values = block[:, lo:hi]
