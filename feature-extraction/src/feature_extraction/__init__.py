@@ -1,4 +1,7 @@
-"""feature_extraction: six trend/FFT features of price windows, live and in bulk.
+"""feature_extraction: feature groups of price windows, live and in bulk.
+
+Groups: trend/FFT (the six default features), returns, range and realized volatility,
+volume, technical indicators.
 
 ``FeatureExtraction.execute`` computes one window (the live path);
 ``FeatureExtraction.transform`` computes every window of a history with no per-window
@@ -10,7 +13,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from feature_extraction.config import FEATURE_NAMES, NORMALIZE_CHOICES, FeatureConfig
+from feature_extraction.config import (
+    FEATURE_NAMES,
+    GROUP_CHOICES,
+    GROUPS,
+    NORMALIZE_CHOICES,
+    OHLCV,
+    FeatureConfig,
+)
 
 #: Public names whose modules import numpy, loaded on first attribute access, so that
 #: the numpy-free ``FeatureConfig`` is cheap to import (``stock-analyzer info``).
@@ -22,7 +32,10 @@ if TYPE_CHECKING:
 __version__ = "1.0.0"
 __all__ = [
     "FEATURE_NAMES",
+    "GROUPS",
+    "GROUP_CHOICES",
     "NORMALIZE_CHOICES",
+    "OHLCV",
     "FeatureConfig",
     "FeatureExtraction",
     "__version__",

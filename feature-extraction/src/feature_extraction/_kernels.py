@@ -94,6 +94,7 @@ def series_features(
     normalize: bool,
     chunk: int,
     threads: int = 1,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the features of every window of one validated raw series ``(T,)``.
 
@@ -108,9 +109,10 @@ def series_features(
         normalize: Divide by each window's last value.
         chunk: Windows per batch (bounds the temporary memory, keeps it in cache).
         threads: Chunks computed at once on that many threads.
+        out: A ``(n_windows, 6)`` float64 array (or view) to write into.
 
     Returns:
-        A ``(n_windows, 6)`` float64 array.
+        A ``(n_windows, 6)`` float64 array (``out`` when given).
     """
     n = (series.shape[0] - buffer_size) // stride + 1
     m = buffer_size - w + 1
@@ -120,7 +122,8 @@ def series_features(
     central[1:-1] /= 2.0
     step = np.subtract(ma[1:], ma[:-1])  # step[j] = ma[j+1] - ma[j]: the one-sided edges
     windows = sliding_window_view(series, buffer_size)[::stride]
-    out = np.empty((n, 6))
+    if out is None:
+        out = np.empty((n, 6))
 
     def fill(a: int) -> None:
         """Compute the rows of the chunk of windows starting at window ``a``."""

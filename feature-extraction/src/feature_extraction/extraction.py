@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from feature_extraction._groups import series_groups, window_groups
 from feature_extraction._kernels import series_features, window_features
-from feature_extraction.config import FEATURE_NAMES, FeatureConfig
+from feature_extraction.config import OHLCV, FeatureConfig
 
 __all__ = ["FeatureExtraction"]
 
 # Windows per batch in ``transform``: small enough for the temporaries to stay in cache.
 _CHUNK = 8192
+#: Windows per batch of the other groups (a few vectors of this length per group).
+_GROUP_CHUNK = 16384
 #: Threads for ``transform`` on long series (numpy releases the GIL in its kernels).
 _THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def _run(fill: Any, starts: range) -> None:
+    """Call ``fill(a)`` for every chunk start, on ``_THREADS`` threads when there are several.
+
+    The chunks are independent and numpy releases the GIL inside its kernels; each chunk's
+    numbers do not depend on the split.
+    """
+    workers = min(_THREADS, len(starts))
+    if workers <= 1:
+        for a in starts:
+            fill(a)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(fill, starts))
 
 
 def _bad_position(block: np.ndarray) -> tuple[int, int]:
@@ -65,8 +84,44 @@ class FeatureExtraction:
         (2, 6)
     """
 
-    def __init__(self, window_size: int = 5, normalize: str | None = "last") -> None:
-        self.config = FeatureConfig(window_size=window_size, normalize=normalize)
+    def __init__(
+        self,
+        window_size: int = 5,
+        normalize: str | None = "last",
+        groups: Any = ("trend_fft",),
+    ) -> None:
+        self.config = cfg = FeatureConfig(
+            window_size=window_size, normalize=normalize, groups=groups
+        )
+        # per-call constants of the live path
+        self._ohlcv = cfg.needs_ohlcv
+        self._others = [g for g in cfg.groups if g != "trend_fft"]
+        self._trend = "trend_fft" in cfg.groups
+        self._checks: dict[int, list[tuple[list[int], bool, str]]] = {}
+
+    @classmethod
+    def from_config(cls, config: FeatureConfig) -> FeatureExtraction:
+        """Build the extractor of a :class:`~feature_extraction.FeatureConfig`.
+
+        Args:
+            config: The settings.
+
+        Returns:
+            An extractor whose ``config`` equals ``config``.
+        """
+        if not isinstance(config, FeatureConfig):
+            raise TypeError(f"config must be a FeatureConfig, got {type(config).__name__}")
+        return cls(**config.to_dict())
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The selected feature groups, in output order."""
+        return self.config.groups
+
+    @property
+    def needs_ohlcv(self) -> bool:
+        """Whether the input is OHLCV candles ``(B, 5)`` rather than prices."""
+        return self.config.needs_ohlcv
 
     @property
     def window_size(self) -> int:
@@ -80,57 +135,119 @@ class FeatureExtraction:
 
     @property
     def feature_names(self) -> list[str]:
-        """Names of the six features of one channel, in output order."""
-        return list(FEATURE_NAMES)
+        """Names of the features of one input (one channel, or one OHLCV series), in order."""
+        return self.config.feature_names(len(OHLCV) if self.needs_ohlcv else 1)
 
     @property
     def n_features(self) -> int:
-        """Features per channel (6)."""
-        return len(FEATURE_NAMES)
+        """Features of one input: one channel, or one OHLCV series (6 by default)."""
+        return len(self.feature_names)
 
     def channel_feature_names(self, channels: int) -> list[str]:
-        """Return the ``6 * channels`` output names, e.g. ``ch1_slope``, channel-major.
+        """Return the output names for ``channels`` channels, e.g. ``ch1_slope``, channel-major.
 
         Args:
-            channels: Number of channels ``k``.
+            channels: Number of channels ``k`` (5 for OHLCV groups).
 
         Returns:
             The names, in the order of ``execute``'s output.
         """
-        if channels == 1:
-            return self.feature_names
-        return [f"ch{c}_{name}" for c in range(channels) for name in FEATURE_NAMES]
+        return self.config.feature_names(channels)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings; ``FeatureExtraction(**d)`` rebuilds the extractor."""
         return self.config.to_dict()
 
     def __repr__(self) -> str:
-        return f"FeatureExtraction(window_size={self.window_size}, normalize={self.normalize!r})"
+        groups = "" if self.groups == ("trend_fft",) else f", groups={self.groups!r}"
+        return (
+            f"FeatureExtraction(window_size={self.window_size}, normalize={self.normalize!r}"
+            f"{groups})"
+        )
 
     def _check_length(self, length: int, what: str) -> None:
-        need = self.config.min_window
-        if length < need:
+        self.config.check_window(length, what)
+
+    def _value_checks(self, channels: int) -> list[tuple[list[int], bool, str]]:
+        """``(channels, strictly positive, why)`` of the values the groups cannot take."""
+        cfg = self.config
+        close_groups = [g for g in cfg.groups if g not in ("trend_fft", "range_vol", "volume")]
+        checks: list[tuple[list[int], bool, str]] = []
+        if cfg.needs_ohlcv:
+            if "range_vol" in cfg.groups:
+                checks.append(([0, 1, 2, 3], True, "range_vol needs positive Open/High/Low/Close"))
+            if "volume" in cfg.groups:
+                checks.append(([4], False, "volume needs a Volume >= 0"))
+            if close_groups:
+                checks.append(([3], True, f"{close_groups[0]} needs positive closes"))
+        elif close_groups:
+            checks.append((list(range(channels)), True, f"{close_groups[0]} needs positive prices"))
+        return checks
+
+    def _check_values(self, block: np.ndarray, where: str) -> None:
+        """Refuse the prices the selected groups cannot take (one line naming the first).
+
+        ``block`` is ``(n, k)``: the window's (or the covered history's) rows.
+        """
+        k = block.shape[1]
+        checks = self._checks.get(k)
+        if checks is None:
+            checks = self._checks[k] = self._value_checks(k)
+        for channels, strict, why in checks:
+            lo, hi = channels[0], channels[-1] + 1  # contiguous channels: a view, no copy
+            values = block[:, lo:hi]
+            low = values.min()  # NaN and inf are refused before
+            refused = low <= 0 if strict else low < 0
+            if refused:
+                bad = ~(values > 0) if strict else ~(values >= 0)
+                row, k = np.argwhere(bad)[0]
+                channel = channels[int(k)]
+                raise ValueError(
+                    f"{where} {int(row)} (channel {channel}) has "
+                    f"{float(block[row, channel])!r}: group {why}"
+                )
+
+    def _ohlcv_shape(self, shape: tuple[int, ...], name: str) -> None:
+        if len(shape) != 2 or shape[1] != len(OHLCV):
+            needing = ", ".join(g.name for g in self.config.group_specs if g.needs_ohlcv)
             raise ValueError(
-                f"{what} of {length} points is too short: window_size={self.window_size} "
-                f"needs at least {need} points"
+                f"groups {needing} need OHLCV candles: {name} must have shape (n, 5) "
+                f"(Open, High, Low, Close, Volume), got {shape}"
             )
+
+    def _window_channel(self, x: np.ndarray, ohlcv: np.ndarray | None) -> np.ndarray:
+        """The features of one channel's window ``x`` (the closes when ``ohlcv``)."""
+        cfg = self.config
+        if not self._others:
+            return window_features(x, cfg.window_size, cfg.normalize == "last")
+        parts = dict(zip(self._others, window_groups(self._others, x, ohlcv), strict=True))
+        if self._trend:
+            parts["trend_fft"] = window_features(x, cfg.window_size, cfg.normalize == "last")
+        if len(cfg.groups) == 1:
+            return parts[cfg.groups[0]]
+        return np.concatenate([parts[g] for g in cfg.groups])
 
     def execute(self, data: Any) -> np.ndarray:
         """Return the features of one window (the live path).
 
         Args:
-            data: The window, oldest first: shape ``(B,)``, ``(B, 1)`` or ``(B, k)``.
+            data: The window, oldest first: shape ``(B,)``, ``(B, 1)`` or ``(B, k)``; with
+                OHLCV groups ``(B, 5)`` candles (Open, High, Low, Close, Volume).
 
         Returns:
-            A float64 array of 6 values, or ``6 * k`` for ``k`` channels (channel-major).
+            A float64 array of ``n_features`` values (channel-major for ``k`` channels).
 
         Raises:
             ValueError: The window has the wrong shape, is too short, holds NaN or inf, or
-                (``normalize="last"``) its last price is zero or negative.
+                (``normalize="last"``) its last price is zero or negative, or a price that
+                a selected group cannot take (a close <= 0 for the log-return groups).
         """
         x = np.asarray(data, dtype=np.float64)
-        if x.ndim == 2 and x.shape[1] == 1:
+        cfg = self.config
+        ohlcv = self._ohlcv
+        if ohlcv:
+            self._ohlcv_shape(x.shape, "the window")
+        elif x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]  # one channel (what a Buffer of closes gives): the 1-D path
         if x.ndim not in (1, 2):
             raise ValueError(f"a window must have shape (B,) or (B, k), got {x.shape}")
@@ -138,17 +255,20 @@ class FeatureExtraction:
         if not np.isfinite(x).all():
             row, channel = _bad_position(x.reshape(len(x), -1))
             raise ValueError(f"window holds NaN or inf at position {row} (channel {channel})")
-        normalize = self.config.normalize == "last"
-        last = x[-1]
+        normalize = self._trend and cfg.normalize == "last"
+        last = x[-1, 3] if ohlcv else x[-1]
         if normalize and not (last > 0).all():
             raise ValueError(
                 f"last price of the window is {float(np.min(last))!r}: normalize='last' "
                 "needs a positive price"
             )
-        w = self.config.window_size
+        if self._others:
+            self._check_values(x.reshape(len(x), -1), "window position")
+        if ohlcv:
+            return self._window_channel(np.ascontiguousarray(x[:, 3]), x)
         if x.ndim == 1:
-            return window_features(x, w, normalize)
-        return np.concatenate([window_features(col, w, normalize) for col in x.T])
+            return self._window_channel(x, None)
+        return np.concatenate([self._window_channel(col, None) for col in x.T])
 
     def transform(self, closes: Any, buffer_size: int, stride: int = 1) -> np.ndarray:
         """Return the features of every window of a history at once (the batch path).
@@ -157,22 +277,27 @@ class FeatureExtraction:
         ``execute(closes[i * stride : i * stride + buffer_size])`` exactly.
 
         Args:
-            closes: Prices, oldest first: shape ``(T,)`` or ``(T, k)``.
+            closes: Prices, oldest first: shape ``(T,)`` or ``(T, k)``; with OHLCV groups
+                ``(T, 5)`` candles (Open, High, Low, Close, Volume).
             buffer_size: Window length ``B``.
             stride: Ticks between consecutive windows (``>= 1``).
 
         Returns:
-            A float64 array ``(n_windows, 6 * k)``, ``n_windows = (T - B) // stride + 1``.
+            A float64 array ``(n_windows, n_features)``, ``n_windows = (T - B) // stride + 1``.
 
         Raises:
             ValueError: Bad ``buffer_size``/``stride``, too few prices, NaN or inf inside a
-                window, or (``normalize="last"``) a window ending on a price <= 0.
+                window, (``normalize="last"``) a window ending on a price <= 0, or a price
+                that a selected group cannot take.
         """
         for name, value in (("buffer_size", buffer_size), ("stride", stride)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         buffer_size, stride = int(buffer_size), int(stride)
+        cfg = self.config
         c = np.asarray(closes, dtype=np.float64)
+        if cfg.needs_ohlcv:
+            self._ohlcv_shape(c.shape, "closes")
         if c.ndim not in (1, 2):
             raise ValueError(f"closes must have shape (T,) or (T, k), got {c.shape}")
         c2 = c.reshape(len(c), -1)
@@ -184,21 +309,67 @@ class FeatureExtraction:
         if not np.isfinite(covered).all():
             row, channel = _bad_position(covered)
             raise ValueError(f"closes holds NaN or inf at tick {row} (channel {channel})")
-        normalize = self.config.normalize == "last"
-        if normalize:
+        normalize = cfg.normalize == "last"
+        if normalize and "trend_fft" in cfg.groups:
             ends = covered[buffer_size - 1 :: stride]
+            if cfg.needs_ohlcv:
+                ends = ends[:, 3:4]
             if not (ends > 0).all():
                 row, channel = np.argwhere(~(ends > 0))[0]
                 tick = buffer_size - 1 + int(row) * stride
+                channel = 3 if cfg.needs_ohlcv else int(channel)
                 raise ValueError(
-                    f"window ending at tick {tick} (channel {int(channel)}) has last price "
-                    f"{float(ends[row, channel])!r}: normalize='last' needs a positive price"
+                    f"window ending at tick {tick} (channel {channel}) has last price "
+                    f"{float(covered[tick, channel])!r}: normalize='last' needs a positive price"
                 )
-        w = self.config.window_size
-        parts = [
-            series_features(
-                np.ascontiguousarray(col), buffer_size, stride, w, normalize, _CHUNK, _THREADS
+        if cfg.groups != ("trend_fft",):
+            self._check_values(covered, "tick")
+        if cfg.needs_ohlcv:
+            return self._series_channel(
+                np.ascontiguousarray(covered[:, 3]), covered, buffer_size, stride
             )
+        parts = [
+            self._series_channel(np.ascontiguousarray(col), None, buffer_size, stride)
             for col in covered.T
         ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    def _series_channel(
+        self, series: np.ndarray, ohlcv: np.ndarray | None, buffer_size: int, stride: int
+    ) -> np.ndarray:
+        """Every window's features of one channel (``series``: the closes when ``ohlcv``).
+
+        Each group writes its columns of one preallocated output (no concatenation).
+        """
+        cfg = self.config
+        n = (series.shape[0] - buffer_size) // stride + 1
+        widths = [len(g.features) for g in cfg.group_specs]
+        out = np.empty((n, sum(widths)))
+        views, start = {}, 0
+        for g, width in zip(cfg.groups, widths, strict=True):
+            views[g] = out[:, start : start + width]
+            start += width
+        if "trend_fft" in cfg.groups:
+            series_features(
+                series,
+                buffer_size,
+                stride,
+                cfg.window_size,
+                cfg.normalize == "last",
+                _CHUNK,
+                _THREADS,
+                out=views["trend_fft"],
+            )
+        others = [g for g in cfg.groups if g != "trend_fft"]
+        if others:
+            series_groups(
+                others,
+                series,
+                ohlcv,
+                buffer_size,
+                stride,
+                _GROUP_CHUNK,
+                _run,
+                outs=[views[g] for g in others],
+            )
+        return out

@@ -35,7 +35,7 @@ def batch_predict(model: Any, candles: Any, level: float | None = None) -> Any:
     pipeline = spec_of(model)
     if level is None:
         level = pipeline.level
-    features = FeatureExtraction(window_size=pipeline.window_size, normalize=pipeline.normalize)
+    features = FeatureExtraction.from_config(pipeline.features)
     data = build_dataset(candles, pipeline, features)
     fc = model.forecast(data.X, level=level)
     n, h = data.y.shape

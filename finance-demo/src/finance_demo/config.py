@@ -5,8 +5,9 @@ default and its one validation. A settings file (YAML) maps its sections one to 
 those classes; every key is optional::
 
     data:       DataConfig          (symbol, period, interval, source)
-    buffer:     signal_processing.BufferConfig      (buffer_size, step_size)
-    features:   feature_extraction.FeatureConfig    (window_size, normalize)
+    buffer:     signal_processing.BufferConfig      (buffer_size, step_size; channel_shape
+                is derived from the feature groups, not a key)
+    features:   feature_extraction.FeatureConfig    (window_size, normalize, groups)
     model:      model.ModelConfig   (seq_len, horizons, hidden_dim, ...; input_dim is
                 derived from the features, not a key)
     training:   model.TrainConfig   (epochs, batch_size, lr, patience, seed, ...)
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from feature_extraction.config import FeatureConfig
+from feature_extraction.config import GROUPS, FeatureConfig
 from model.config import ModelConfig, TrainConfig, check_level
 from signal_processing import BufferConfig
 
@@ -327,12 +328,29 @@ class PipelineSpec:
                 f"features.window_size must be <= buffer_size ({self.buffer.buffer_size}), "
                 f"got {self.features.window_size}"
             )
-        n = self.features.n_features(self.buffer.channels)
+        try:
+            n = self.features.n_features(self.buffer.channels)
+        except ValueError as exc:
+            raise SettingsError(f"buffer.channel_shape: {exc}") from None
         if self.model.input_dim != n:
             raise SettingsError(
                 f"the network takes {self.model.input_dim} features per step, the features "
                 f"settings make {n}"
             )
+        if self.buffer.channel_shape != self.features.channel_shape:
+            what = "OHLCV candles" if self.features.needs_ohlcv else "closes"
+            raise SettingsError(
+                f"buffer.channel_shape must be {self.features.channel_shape} ({what} for "
+                f"features.groups {','.join(self.features.groups)}), "
+                f"got {self.buffer.channel_shape}"
+            )
+        for g in self.features.groups:
+            need = self.features.group_min_window(g)
+            if g != "trend_fft" and self.buffer.buffer_size < need:
+                raise SettingsError(
+                    f"buffer_size must be at least {need} for features.groups {g} "
+                    f"({GROUPS[g].why}), got {self.buffer.buffer_size}"
+                )
         if self.symbol is not None and (
             not isinstance(self.symbol, str) or not 0 < len(self.symbol) <= 64
         ):
@@ -368,8 +386,9 @@ class PipelineSpec:
             if owner is None:
                 raise ValueError(f"unknown pipeline size {key!r}")
             parts[owner][key] = value
-        buffer = BufferConfig(**parts["buffer"])
         features = FeatureConfig(**parts["features"])
+        parts["buffer"].setdefault("channel_shape", features.channel_shape)
+        buffer = BufferConfig(**parts["buffer"])
         parts["model"].setdefault("input_dim", features.n_features(buffer.channels))
         return cls(buffer, features, ModelConfig(**parts["model"]), **own)
 
@@ -483,8 +502,9 @@ def _keys(section: str) -> list[str]:
 class Settings:
     """All settings of a run, one section per config class (see the module docstring).
 
-    ``model.input_dim`` is derived from the features; ``pipeline`` is a view of the
-    buffer, features and model sections.
+    ``model.input_dim`` is derived from the features, ``buffer.channel_shape`` from the
+    feature groups (``(5,)``: OHLCV candles when a group needs them, else ``(1,)``:
+    closes); ``pipeline`` is a view of the buffer, features and model sections.
 
     Examples:
         >>> s = load_settings({"buffer": {"buffer_size": 30}, "training": {"epochs": 2}})
@@ -506,8 +526,16 @@ class Settings:
                 raise SettingsError(
                     f"{section} must be a {cls.__name__}, got {type(value).__name__}"
                 )
-        if self.buffer.channel_shape != (1,):
-            raise SettingsError("buffer.channel_shape must be (1,): the pipeline reads closes")
+        shape = self.features.channel_shape  # derived: (5,) OHLCV for OHLCV groups, else (1,)
+        if self.buffer.channel_shape != shape:
+            try:
+                buffer = dataclasses.replace(self.buffer, channel_shape=shape)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"buffer.{exc} (features.groups {','.join(self.features.groups)} read "
+                    f"{shape[0]} values per candle)"
+                ) from None
+            object.__setattr__(self, "buffer", buffer)
         input_dim = self.features.n_features(self.buffer.channels)
         if self.model.input_dim != input_dim:
             object.__setattr__(self, "model", dataclasses.replace(self.model, input_dim=input_dim))
@@ -839,7 +867,12 @@ def _describe_type(hint: Any) -> tuple[type, tuple[Any, ...] | None, bool, bool]
         choices = typing.get_args(hint)
         return type(choices[0]), choices, False, optional
     if origin is tuple:
-        return typing.get_args(hint)[0], None, True, optional
+        item = typing.get_args(hint)[0]
+        if typing.get_origin(item) is Literal:
+            # a list of names (``--groups trend_fft,returns``): a comma-separated flag of
+            # strings; the config class checks each name (its help lists them)
+            return type(typing.get_args(item)[0]), None, True, optional
+        return item, None, True, optional
     if hint in (int, float, bool, str):
         return hint, None, False, optional
     raise TypeError(f"unsupported settings type {hint!r}")

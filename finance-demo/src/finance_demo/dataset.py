@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from finance_demo.config import PipelineSpec
 from finance_demo.errors import InsufficientDataError, PipelineError
 
-__all__ = ["Dataset", "build_dataset", "closes_of", "split_dataset"]
+__all__ = ["Dataset", "build_dataset", "closes_of", "feature_inputs", "split_dataset"]
 
 
 @dataclass(frozen=True)
@@ -87,26 +87,82 @@ def closes_of(candles: Any) -> np.ndarray:
     return closes
 
 
+def feature_inputs(candles: Any, features: Any) -> np.ndarray:
+    """Return what the feature groups read: the closes ``(T,)`` or OHLCV rows ``(T, 5)``.
+
+    Args:
+        candles: A candles DataFrame.
+        features: A ``FeatureConfig`` (or anything with ``needs_ohlcv`` and ``groups``).
+
+    Returns:
+        float64 closes (close-only groups) or ``Open, High, Low, Close, Volume`` rows.
+
+    Raises:
+        PipelineError: Bad closes (see :func:`closes_of`); with OHLCV groups, a missing
+            column, an Open/High/Low that is missing or not positive, a Volume that is
+            missing or negative, or columns that the source filled from Close
+            (``candles.attrs["filled_columns"]``: a close-only file).
+    """
+    closes = closes_of(candles)
+    if not features.needs_ohlcv:
+        return closes
+    from feature_extraction import GROUPS, OHLCV
+
+    needing = [g for g in features.groups if GROUPS[g].needs_ohlcv]
+    used = {c for g in needing for c in GROUPS[g].columns if c != "Close"}
+    filled = [c for c in getattr(candles, "attrs", {}).get("filled_columns", ()) if c in used]
+    if filled:
+        raise PipelineError(
+            f"features.groups {','.join(needing)} need real {'/'.join(filled)} values, but "
+            f"the candles' {'/'.join(filled)} were filled in (a close-only source); use "
+            "close-only groups (trend_fft, returns, realized_vol, technical)"
+        )
+    missing = [c for c in OHLCV if c not in candles.columns]
+    if missing:
+        raise PipelineError(
+            f"features.groups {','.join(needing)} need OHLCV candles; the candles have no "
+            f"{'/'.join(missing)} column"
+        )
+    rows = candles[list(OHLCV)].to_numpy(dtype=np.float64)
+    from data_fetcher.validate import MAX_PRICE
+
+    prices, volume = rows[:, :3], rows[:, 4]
+    bad = ~(np.isfinite(prices) & (prices > 0) & (prices <= MAX_PRICE)).all(axis=1)
+    bad |= ~(np.isfinite(volume) & (volume >= 0))
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise PipelineError(
+            f"the candles have {int(bad.sum())} rows with a missing, non-positive or absurd "
+            f"Open/High/Low or a missing or negative Volume (first at {candles.index[first]})"
+        )
+    return np.ascontiguousarray(rows)
+
+
 def build_dataset(candles: Any, config: PipelineSpec, features: Any = None) -> Dataset:
     """Build every input sequence of a history in bulk, with its targets.
 
     Args:
-        candles: Candles (``Close`` column, ``DatetimeIndex``), oldest first.
-        config: Window sizes and horizons.
-        features: A ``FeatureExtraction`` (default: built from ``config``).
+        candles: Candles (``Close`` column; ``Open, High, Low, Volume`` too when a feature
+            group needs them), ``DatetimeIndex``, oldest first.
+        config: Window sizes, feature groups and horizons.
+        features: A ``FeatureExtraction`` to reuse; it is used only when its ``config`` is
+            ``config.features`` (otherwise the spec's own is built: the rows always follow
+            the spec, whose ``n_features`` is the network's ``input_dim``).
 
     Returns:
         One sample per tick ``t = buffer_size - 1 + (j + seq_len - 1) * step_size``.
 
     Raises:
         InsufficientDataError: Fewer candles than one sequence needs.
-        PipelineError: Bad closes.
+        PipelineError: Bad closes, or candles that the feature groups cannot read (see
+            :func:`feature_inputs`).
     """
-    if features is None:
+    if getattr(features, "config", None) != config.features:
         from feature_extraction import FeatureExtraction
 
-        features = FeatureExtraction(window_size=config.window_size, normalize=config.normalize)
-    closes = closes_of(candles)
+        features = FeatureExtraction.from_config(config.features)
+    inputs = feature_inputs(candles, config.features)
+    closes = np.ascontiguousarray(inputs[:, 3]) if inputs.ndim == 2 else inputs
     n = len(closes)
     if n < config.span:
         raise InsufficientDataError(
@@ -115,7 +171,7 @@ def build_dataset(candles: Any, config: PipelineSpec, features: Any = None) -> D
             f"step_size {config.step_size})"
         )
     b, s, seq_len = config.buffer_size, config.step_size, config.seq_len
-    feats = np.asarray(features.transform(closes, b, stride=s), dtype=np.float64)
+    feats = np.asarray(features.transform(inputs, b, stride=s), dtype=np.float64)
     # (W - L + 1, F, L) view → (N, L, F), one copy.
     X = np.ascontiguousarray(sliding_window_view(feats, seq_len, axis=0).transpose(0, 2, 1))
     ticks = b - 1 + (np.arange(len(X)) + seq_len - 1) * s

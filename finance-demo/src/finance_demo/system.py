@@ -2,7 +2,8 @@
 
 Per emitting tick it computes the features of the ONE new window and writes them into a
 ``signal_processing.Buffer`` of feature vectors; the model input is a zero-copy view of
-that buffer's window. A tick that emits no window only pushes the close.
+that buffer's window. A tick that emits no window only pushes the close (or, when a
+feature group reads OHLCV candles, the row ``Open, High, Low, Close, Volume``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from signal_processing import Buffer
 from signal_processing import System as BaseSystem
 
 from finance_demo.config import PipelineSpec
-from finance_demo.errors import ForeignModelError, SettingsError
+from finance_demo.errors import ForeignModelError, PipelineError, SettingsError
 
 __all__ = ["Prediction", "Predictor", "System", "spec_of"]
 
@@ -102,11 +103,16 @@ class System(BaseSystem):
             the :class:`~finance_demo.PipelineSpec`, read with :func:`spec_of`).
         level: Interval level (default: the spec's, the level the model was evaluated at).
 
+    A model whose feature groups read OHLCV candles (``range_vol``, ``volume``) has a
+    buffer of 5 channels: feed it whole rows with :meth:`process_row`;
+    :meth:`process_candle` (one close) is for the close-only models.
+
     Examples:
         >>> system = System(model)  # doctest: +SKIP
         >>> system.warm_up(history_closes)  # doctest: +SKIP
         >>> system.process_candle(stamp, 101.3)  # doctest: +SKIP
         Prediction(tick=..., mean=array([0.0004]), ...)
+        >>> system.process_row(stamp, (100.2, 101.9, 99.8, 101.3, 3.1e6))  # doctest: +SKIP
     """
 
     def __init__(self, model: Any, level: float | None = None) -> None:
@@ -118,9 +124,11 @@ class System(BaseSystem):
         self.symbol: str | None = p.symbol
         if level is None:
             level = p.level
-        features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
+        features = FeatureExtraction.from_config(p.features)
+        #: Whether the buffer holds OHLCV rows (a feature group reads them).
+        self.needs_ohlcv: bool = features.needs_ohlcv
         super().__init__(
-            Buffer(p.buffer_size, step_size=p.step_size),
+            Buffer(p.buffer_size, step_size=p.step_size, channel_shape=p.buffer.channel_shape),
             {"features": features, "predictor": Predictor(model, level)},
         )
         self.level = level
@@ -144,11 +152,43 @@ class System(BaseSystem):
 
         Returns:
             A :class:`Prediction`, or ``None`` on a tick that emits nothing.
+
+        Raises:
+            PipelineError: The model's feature groups read OHLCV candles (use
+                :meth:`process_row`).
         """
+        if self.needs_ohlcv:
+            raise self._needs_rows("process_candle")
         self.tick += 1
         forecast = self.process_frame(close)
         if forecast is None:
             return None
+        return self._prediction(time, close, forecast)
+
+    def process_row(self, time: Any, row: Any) -> Prediction | None:
+        """Push one whole candle; return the prediction when a window is due.
+
+        Args:
+            time: The candle's stamp (kept in the record).
+            row: ``(Open, High, Low, Close, Volume)`` (a sequence or array of 5 numbers,
+                or a mapping/``pandas.Series`` with those keys). A close-only model
+                pushes only its Close.
+
+        Returns:
+            A :class:`Prediction`, or ``None`` on a tick that emits nothing.
+
+        Raises:
+            ValueError: ``row`` is not 5 numbers.
+        """
+        values = _row_values(row)
+        close = float(values[3])
+        self.tick += 1
+        forecast = self.process_frame(values if self.needs_ohlcv else close)
+        if forecast is None:
+            return None
+        return self._prediction(time, close, forecast)
+
+    def _prediction(self, time: Any, close: Any, forecast: Any) -> Prediction:
         return Prediction(
             tick=self.tick,
             time=time,
@@ -160,15 +200,25 @@ class System(BaseSystem):
             sigma=forecast.sigma,
         )
 
+    def _needs_rows(self, what: str) -> PipelineError:
+        groups = ",".join(self.pipeline.features.groups)
+        return PipelineError(
+            f"the model's features.groups {groups} read OHLCV candles: {what} needs whole "
+            "rows (process_row(time, (open, high, low, close, volume)), or warm_up with "
+            "candles or (n, 5) rows)"
+        )
+
     def warm_up(self, closes: Any) -> int:
         """Bring a fresh system to the state it would have after pushing ``closes``.
 
-        Vectorized: the buffer gets only the last closes it needs (in the same emission
+        Vectorized: the buffer gets only the last samples it needs (in the same emission
         phase), and the features of the last ``seq_len`` due windows are computed in one
         ``transform`` call.
 
         Args:
-            closes: The history's closes, oldest first.
+            closes: The history, oldest first: its closes ``(n,)``, its rows ``(n, 5)``
+                (Open, High, Low, Close, Volume), or a candles DataFrame. An OHLCV model
+                needs rows or candles.
 
         Returns:
             The number of feature vectors now in the ring (``seq_len`` when the next
@@ -176,26 +226,39 @@ class System(BaseSystem):
 
         Raises:
             RuntimeError: The system has already processed ticks.
+            PipelineError: Closes only for an OHLCV model, or candles it cannot read.
         """
         if self.tick >= 0:
             raise RuntimeError("warm_up needs a fresh System (call reset() first)")
-        closes = np.asarray(closes, dtype=np.float64).reshape(-1)
-        n = len(closes)
+        if hasattr(closes, "columns"):  # a candles DataFrame
+            from finance_demo.dataset import feature_inputs
+
+            data = feature_inputs(closes, self.pipeline.features) if len(closes) else None
+            if data is None:
+                data = np.empty((0, *self.input_buffer.channel_shape))
+        else:
+            data = np.asarray(closes, dtype=np.float64)
+            if self.needs_ohlcv and (data.ndim != 2 or data.shape[1] != 5):
+                raise self._needs_rows("warm_up")
+            if not self.needs_ohlcv:
+                data = data[:, 3] if data.ndim == 2 and data.shape[1] == 5 else data.reshape(-1)
+        n = len(data)
         p = self.pipeline
         b, s, seq_len = p.buffer_size, p.step_size, p.seq_len
+        rows = data.reshape(n, *self.input_buffer.channel_shape)
         self.tick = n - 1
         if n < b:
-            self.input_buffer.extend(closes.reshape(-1, 1))
+            self.input_buffer.extend(rows)
             return 0
         windows = (n - b) // s + 1
         keep = min(seq_len, windows)
         last_end = b - 1 + (windows - 1) * s  # tick of the last due window
         start = last_end - (keep - 1) * s - (b - 1)
-        feats = self.modules["features"].transform(closes[start : last_end + 1], b, stride=s)
+        feats = self.modules["features"].transform(data[start : last_end + 1], b, stride=s)
         self.ring.extend(feats)
         # Push the tail that keeps the emission phase: drop a multiple of step_size.
         drop = ((n - b) // s) * s
-        self.input_buffer.extend(closes[drop:].reshape(-1, 1))
+        self.input_buffer.extend(rows[drop:])
         return len(self.ring)
 
     def reset(self) -> None:
@@ -203,3 +266,27 @@ class System(BaseSystem):
         super().reset()
         self.ring.reset()
         self.tick = -1
+
+
+_ROW_KEYS = ("Open", "High", "Low", "Close", "Volume")
+
+
+def _row_values(row: Any) -> np.ndarray:
+    """``(Open, High, Low, Close, Volume)`` of one candle as a float64 array of 5."""
+    if hasattr(row, "keys"):
+        try:
+            row = [row[k] for k in _ROW_KEYS]
+        except KeyError as exc:
+            raise ValueError(f"a candle row needs {', '.join(_ROW_KEYS)}; no {exc}") from None
+    try:
+        values = np.asarray(row, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"a candle row must be 5 numbers (Open, High, Low, Close, Volume), got "
+            f"{type(row).__name__}"
+        ) from None
+    if values.shape != (5,):
+        raise ValueError(
+            f"a candle row must be 5 numbers (Open, High, Low, Close, Volume), got {values.size}"
+        )
+    return values
