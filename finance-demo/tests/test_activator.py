@@ -249,3 +249,26 @@ def test_recalibrate_must_be_positive(tiny_model, candles):
     fetcher = Fetcher.from_frame(candles, symbol="WALK", interval="1d")
     with pytest.raises(ValueError, match="recalibrate"):
         Activator(fetcher, System(tiny_model), recalibrate=0)
+
+
+def test_an_ohlcv_model_runs_in_the_live_loop_like_the_batch(candles):
+    """Models of the OHLCV feature groups get whole candles in the live loop too."""
+    from finance_demo import load_settings, train_model
+
+    settings = load_settings(
+        {
+            "buffer": {"buffer_size": 40},
+            "features": {"window_size": 4, "groups": ["trend_fft", "range_vol", "volume"]},
+            "model": {"seq_len": 5, "hidden_dim": 8, "num_layers": 1},
+            "training": {"epochs": 1},
+        }
+    )
+    model = train_model(candles, settings, symbol="WALK", interval="1d")
+    feed = Fetcher.from_frame(candles, symbol="WALK", interval="1d", replay_start=-30)
+    stream = io.StringIO()
+    summary = Activator(feed, System(model), log=stream).execute()
+    assert summary.predictions == 30 and summary.bad_candles == 0
+    live = [json.loads(x) for x in stream.getvalue().splitlines() if '"prediction"' in x]
+    batch = batch_predict(model, candles).set_index("tick")
+    got = np.array([r["predicted_return"] for r in live])
+    np.testing.assert_allclose(got, batch["predicted_return"].to_numpy()[-30:], atol=1e-6)

@@ -225,8 +225,10 @@ class Activator:
         """
         history = self.fetcher.fetch_historical()
         check_spacing(history.index, self.interval, "the history candles")
-        closes = history["Close"].to_numpy(dtype=np.float64)
-        self.system.warm_up(closes)
+        if self.system.needs_ohlcv:  # the whole candles (the OHLCV feature groups)
+            self.system.warm_up(history)
+        else:
+            self.system.warm_up(history["Close"].to_numpy(dtype=np.float64))
         if len(history):
             self._last_time = history.index[-1]
         return len(history)
@@ -342,7 +344,10 @@ class Activator:
                 f"a new candle came {stamp - self._last_time} after the previous one, but "
                 f"the model was trained on {self.interval} candles"
             )
-        pred = self.system.process_candle(stamp, close)
+        if self.system.needs_ohlcv:
+            pred = self.system.process_row(stamp, candle.iloc[-1])
+        else:
+            pred = self.system.process_candle(stamp, close)
         self.summary.ticks += 1
         self._last_time = stamp
         self._record_outcomes(self.system.tick, stamp, close)

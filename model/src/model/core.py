@@ -121,8 +121,6 @@ class Model:
 
     def _set_scalers(self, x_scaler: Standardizer, y_scaler: Standardizer) -> None:
         self.x_scaler, self.y_scaler = x_scaler, y_scaler
-        self._x_mean32 = x_scaler.mean.astype(np.float32)
-        self._x_std32 = x_scaler.std.astype(np.float32)
         self._one_buf: np.ndarray | None = None  # live-path input buffer, reused per call
         self._one_tensor: torch.Tensor | None = None
 
@@ -314,8 +312,9 @@ class Model:
         if buf is None or buf.shape[1] != seq.shape[0]:
             buf = self._one_buf = np.empty((1, *seq.shape), dtype=np.float32)
             self._one_tensor = torch.from_numpy(buf)  # shares memory with buf
-        np.subtract(seq, self._x_mean32, out=buf[0], casting="unsafe")
-        np.divide(buf[0], self._x_std32, out=buf[0])
+        # scaled in float64 and rounded once, exactly like the batch path: a near-constant
+        # feature (tiny std) would amplify a float32 rounding of its mean
+        np.divide(seq - self.x_scaler.mean, self.x_scaler.std, out=buf[0], casting="unsafe")
         if not np.isfinite(buf).all():
             raise ValueError("seq must contain finite numbers only")
         with torch.inference_mode():
