@@ -17,6 +17,7 @@ _EXPORTS = {
     "BacktestReport": "finance_demo.backtest_report",
     "DataConfig": "finance_demo.config",
     "Dataset": "finance_demo.dataset",
+    "EngineError": "finance_demo.engine",
     "EvaluationConfig": "finance_demo.config",
     "ForeignModelError": "finance_demo.errors",
     "InsufficientDataError": "finance_demo.errors",
@@ -43,6 +44,7 @@ _EXPORTS = {
     "few_samples": "finance_demo.training",
     "fold_bounds": "finance_demo.backtest",
     "load_settings": "finance_demo.config",
+    "make_engine": "finance_demo.engine",
     "load_settings_file": "finance_demo.config",
     "price_decimals": "finance_demo.config",
     "schema_markdown": "finance_demo.config",
@@ -86,6 +88,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         settings_schema,
     )
     from finance_demo.dataset import Dataset, build_dataset, closes_of, split_dataset
+    from finance_demo.engine import EngineError, make_engine
     from finance_demo.errors import (
         ForeignModelError,
         InsufficientDataError,
@@ -106,6 +109,7 @@ __all__ = [
     "BacktestReport",
     "DataConfig",
     "Dataset",
+    "EngineError",
     "EvaluationConfig",
     "ForeignModelError",
     "InsufficientDataError",
@@ -134,6 +138,7 @@ __all__ = [
     "holdout_predictions",
     "load_settings",
     "load_settings_file",
+    "make_engine",
     "price_decimals",
     "schema_markdown",
     "settings_from_flags",
