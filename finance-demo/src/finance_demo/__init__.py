@@ -23,6 +23,7 @@ _EXPORTS = {
     "InsufficientDataError": "finance_demo.errors",
     "IntervalMismatchError": "finance_demo.errors",
     "LiveMetrics": "finance_demo.live_metrics",
+    "MultiResult": "finance_demo.multi",
     "PipelineError": "finance_demo.errors",
     "PipelineSpec": "finance_demo.config",
     "Prediction": "finance_demo.system",
@@ -36,6 +37,7 @@ _EXPORTS = {
     "holdout_predictions": "finance_demo.batch",
     "System": "finance_demo.system",
     "backtest": "finance_demo.backtest",
+    "backtest_symbol": "finance_demo.multi",
     "batch_predict": "finance_demo.batch",
     "build_dataset": "finance_demo.dataset",
     "check_spacing": "finance_demo.activator",
@@ -47,12 +49,15 @@ _EXPORTS = {
     "make_engine": "finance_demo.engine",
     "load_settings_file": "finance_demo.config",
     "price_decimals": "finance_demo.config",
+    "read_watchlist": "finance_demo.multi",
+    "run_symbols": "finance_demo.multi",
     "schema_markdown": "finance_demo.config",
     "settings_from_flags": "finance_demo.config",
     "settings_schema": "finance_demo.config",
     "spec_of": "finance_demo.system",
     "split_dataset": "finance_demo.dataset",
     "train_model": "finance_demo.training",
+    "train_symbol": "finance_demo.multi",
 }
 
 
@@ -99,6 +104,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from finance_demo.files import atomic_write
     from finance_demo.journal import PredictionLog
     from finance_demo.live_metrics import LiveMetrics
+    from finance_demo.multi import (
+        MultiResult,
+        backtest_symbol,
+        read_watchlist,
+        run_symbols,
+        train_symbol,
+    )
     from finance_demo.system import Prediction, Predictor, System, spec_of
     from finance_demo.training import evaluate, few_samples, train_model
 
@@ -115,6 +127,7 @@ __all__ = [
     "InsufficientDataError",
     "IntervalMismatchError",
     "LiveMetrics",
+    "MultiResult",
     "PipelineError",
     "PipelineSpec",
     "Prediction",
@@ -128,6 +141,7 @@ __all__ = [
     "__version__",
     "atomic_write",
     "backtest",
+    "backtest_symbol",
     "batch_predict",
     "build_dataset",
     "check_spacing",
@@ -140,10 +154,13 @@ __all__ = [
     "load_settings_file",
     "make_engine",
     "price_decimals",
+    "read_watchlist",
+    "run_symbols",
     "schema_markdown",
     "settings_from_flags",
     "settings_schema",
     "spec_of",
     "split_dataset",
     "train_model",
+    "train_symbol",
 ]
