@@ -212,19 +212,25 @@ def _import_ray() -> Any:
 class _RayFuture(cf.Future):
     """A future of one Ray task; ``cancel()`` also cancels the task."""
 
-    def __init__(self, ray: Any, ref: Any) -> None:
+    def __init__(self, ray: Any, ref: Any, live: set[Any], lock: threading.Lock) -> None:
         super().__init__()
         self._ray = ray
         self._ref = ref
+        self._live = live
+        self._engine_lock = lock
 
     def cancel(self) -> bool:
-        if self.done():
+        """Cancel the future, then its task (which may be running: Ray interrupts it)."""
+        if not super().cancel():  # first, so that the task's end does not resolve it
             return False
+        self.set_running_or_notify_cancel()  # wake wait() / as_completed(), as pools do
+        with self._engine_lock:
+            self._live.discard(self)
         try:
             self._ray.cancel(self._ref)
         except Exception:  # pragma: no cover - already finished or the cluster is gone
             pass
-        return super().cancel()
+        return True
 
 
 class RayEngine(cf.Executor):
@@ -263,7 +269,7 @@ class RayEngine(cf.Executor):
         if self._shutdown:
             raise RuntimeError("cannot schedule new futures after shutdown")
         ref = self._task.remote(fn, args, kwargs)
-        future = _RayFuture(self._ray, ref)
+        future = _RayFuture(self._ray, ref, self._live, self._lock)
         with self._lock:
             self._live.add(future)
         ref.future().add_done_callback(lambda inner: self._resolve(future, inner))
