@@ -18,12 +18,14 @@ _EXPORTS = {
     "DataConfig": "finance_demo.config",
     "Entry": "finance_demo.registry",
     "Dataset": "finance_demo.dataset",
+    "EngineError": "finance_demo.engine",
     "EvaluationConfig": "finance_demo.config",
     "Forecast": "finance_demo.forecast",
     "ForeignModelError": "finance_demo.errors",
     "InsufficientDataError": "finance_demo.errors",
     "IntervalMismatchError": "finance_demo.errors",
     "LiveMetrics": "finance_demo.live_metrics",
+    "MultiResult": "finance_demo.multi",
     "PipelineError": "finance_demo.errors",
     "PipelineSpec": "finance_demo.config",
     "Prediction": "finance_demo.system",
@@ -48,6 +50,7 @@ _EXPORTS = {
     "holdout_predictions": "finance_demo.batch",
     "System": "finance_demo.system",
     "backtest": "finance_demo.backtest",
+    "backtest_symbol": "finance_demo.multi",
     "batch_predict": "finance_demo.batch",
     "build_dataset": "finance_demo.dataset",
     "check_spacing": "finance_demo.activator",
@@ -56,15 +59,19 @@ _EXPORTS = {
     "few_samples": "finance_demo.training",
     "fold_bounds": "finance_demo.backtest",
     "load_settings": "finance_demo.config",
+    "make_engine": "finance_demo.engine",
     "load_settings_file": "finance_demo.config",
     "market_regime": "finance_demo.forecast",
     "price_decimals": "finance_demo.config",
+    "read_watchlist": "finance_demo.multi",
+    "run_symbols": "finance_demo.multi",
     "schema_markdown": "finance_demo.config",
     "settings_from_flags": "finance_demo.config",
     "settings_schema": "finance_demo.config",
     "spec_of": "finance_demo.system",
     "split_dataset": "finance_demo.dataset",
     "train_model": "finance_demo.training",
+    "train_symbol": "finance_demo.multi",
 }
 
 
@@ -100,6 +107,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         settings_schema,
     )
     from finance_demo.dataset import Dataset, build_dataset, closes_of, split_dataset
+    from finance_demo.engine import EngineError, make_engine
     from finance_demo.errors import (
         ForeignModelError,
         InsufficientDataError,
@@ -117,6 +125,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from finance_demo.files import atomic_write
     from finance_demo.journal import PredictionLog
     from finance_demo.live_metrics import LiveMetrics
+    from finance_demo.multi import (
+        MultiResult,
+        backtest_symbol,
+        read_watchlist,
+        run_symbols,
+        train_symbol,
+    )
     from finance_demo.system import Prediction, Predictor, System, spec_of
     from finance_demo.training import evaluate, few_samples, train_model
     from finance_demo.tuning import SearchSpace, TuneResult, load_space_file, tune
@@ -128,11 +143,13 @@ __all__ = [
     "BacktestReport",
     "DataConfig",
     "Dataset",
+    "EngineError",
     "EvaluationConfig",
     "ForeignModelError",
     "InsufficientDataError",
     "IntervalMismatchError",
     "LiveMetrics",
+    "MultiResult",
     "PipelineError",
     "PipelineSpec",
     "Prediction",
@@ -149,6 +166,7 @@ __all__ = [
     "atomic_write",
     "backtest",
     "backtest_rows",
+    "backtest_symbol",
     "batch_predict",
     "build_dataset",
     "check_spacing",
@@ -161,15 +179,19 @@ __all__ = [
     "load_settings",
     "load_settings_file",
     "load_space_file",
+    "make_engine",
     "prediction_metrics",
     "prediction_rows",
     "price_decimals",
+    "read_watchlist",
+    "run_symbols",
     "schema_markdown",
     "settings_from_flags",
     "settings_schema",
     "spec_of",
     "split_dataset",
     "train_model",
+    "train_symbol",
     "tune",
     "write_predictions",
 ]

@@ -126,6 +126,7 @@ def backtest(
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
     level: float | None = None,
     start: float = 0.5,
+    engine: Any = None,
 ) -> BacktestReport:
     """Run an expanding-window walk-forward backtest.
 
@@ -137,38 +138,58 @@ def backtest(
         retrain_every: Samples per block instead of ``folds``.
         symbol: Ticker recorded in the report.
         interval: Candle interval recorded in the report.
-        progress: Called after each fold with ``(fold, folds, info)``.
+        progress: Called as each fold finishes with ``(finished, folds, info)``; the
+            fold's number is ``info["fold"]`` (folds finish out of order on a pool).
         level: Interval level (default ``settings.evaluation.level``).
         start: Share of the labeled samples before the first fold.
+        engine: Where the folds run: an engine of :func:`~finance_demo.make_engine` (or
+            any ``concurrent.futures.Executor``); ``None`` runs them one after the other
+            here. The report is the same, bit for bit, on every engine.
 
     Returns:
         The :class:`BacktestReport`. A ``KeyboardInterrupt`` (Ctrl-C) after at least one
         finished fold ends the run early: the report covers the finished folds and has
-        ``interrupted=True`` (before the first fold finishes, the interrupt propagates).
+        ``interrupted=True`` (before the first fold finishes, the interrupt propagates);
+        on a pool, the folds still running are cancelled or their results dropped.
 
     Raises:
         InsufficientDataError: Too few candles for the window sizes and the folds.
         SettingsError: Bad ``folds`` / ``retrain_every`` / ``start`` / ``level``.
         PipelineError: Bad closes.
     """
+    import contextlib
+
+    from finance_demo.engine import SerialEngine, call_with_threads, completed, current_threads
+
     plan = _plan(candles, settings or Settings(), folds, retrain_every, level, start)
     cols: dict[str, list[np.ndarray]] = {}
     fold_info: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     interrupted = False
+    finished: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     with torch_threads(plan.settings.training.num_threads):
+        # every fold runs with the caller's thread count wherever it runs: the same bits
+        threads = current_threads()
+        jobs = (
+            (call_with_threads, (threads, _run_fold, plan, candles, k, a, b, symbol, interval))
+            for k, (a, b) in enumerate(plan.bounds)
+        )
         try:
-            for k, (a, b) in enumerate(plan.bounds):
-                block, info = _run_fold(plan, candles, k, a, b, symbol, interval)
-                for name, value in block.items():
-                    cols.setdefault(name, []).append(np.asarray(value))
-                fold_info.append(info)
-                if progress is not None:
-                    progress(k + 1, len(plan.bounds), info)
+            runs = completed(SerialEngine() if engine is None else engine, jobs)
+            with contextlib.closing(runs):  # on an error or Ctrl-C: cancel the running folds
+                for k, future in runs:
+                    finished[k] = future.result()
+                    if progress is not None:
+                        progress(len(finished), len(plan.bounds), finished[k][1])
         except KeyboardInterrupt:
-            if not fold_info:
+            if not finished:
                 raise
             interrupted = True  # report the folds already finished
+    for k in sorted(finished):
+        block, info = finished[k]
+        for name, value in block.items():
+            cols.setdefault(name, []).append(np.asarray(value))
+        fold_info.append(info)
     return _report(plan, candles, cols, fold_info, symbol, interval, t0, interrupted)
 
 
