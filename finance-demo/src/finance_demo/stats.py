@@ -351,8 +351,14 @@ def garch_sigma(log_close: np.ndarray, cut: int) -> np.ndarray:
 
     returns = np.diff(np.asarray(log_close, dtype=np.float64)) * 100.0  # percent: arch's scale
     model = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
-    fitted = model.fit(last_obs=cut, disp="off", show_warning=False)
-    variance = fitted.forecast(horizon=1, start=0, reindex=False).variance.to_numpy()[:, 0]
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread: the optimizer's sums then round the same way in every process (a
+    # pool worker or a Ray worker runs single-threaded), so a backtest is identical on
+    # every engine.
+    with threadpool_limits(limits=1):
+        fitted = model.fit(last_obs=cut, disp="off", show_warning=False)
+        variance = fitted.forecast(horizon=1, start=0, reindex=False).variance.to_numpy()[:, 0]
     out = np.full(len(log_close), np.nan)
     out[1:] = np.sqrt(variance) / 100.0  # row k: made at tick k + 1, for the next return
     return out
