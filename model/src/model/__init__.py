@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from model import metrics
     from model.calibration import ConformalCalibration
     from model.core import Forecast, Model
+    from model.forecaster import FORECASTERS, Forecaster, load_forecaster
     from model.network import LSTMNetwork
     from model.scaling import Standardizer
 
@@ -30,16 +31,21 @@ __version__ = "1.0.0"
 #: Public names whose modules import torch or numpy, loaded on first attribute access.
 _LAZY = {
     "ConformalCalibration": "model.calibration",
+    "FORECASTERS": "model.forecaster",
     "Forecast": "model.core",
+    "Forecaster": "model.forecaster",
     "LSTMNetwork": "model.network",
     "Model": "model.core",
     "Standardizer": "model.scaling",
+    "load_forecaster": "model.forecaster",
 }
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "FORECASTERS",
     "ConformalCalibration",
     "Forecast",
+    "Forecaster",
     "LSTMNetwork",
     "Model",
     "ModelConfig",
@@ -49,6 +55,7 @@ __all__ = [
     "Standardizer",
     "TrainConfig",
     "__version__",
+    "load_forecaster",
     "metrics",
     "read_header",
 ]

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,9 @@ import torch
 from model.calibration import ConformalCalibration
 from model.config import ModelConfig, TrainConfig
 from model.errors import ModelFileError
-from model.fileformat import read_header, write_file
+from model.fileformat import ModelHeader, read_header, write_file
 from model.network import LSTMNetwork
-from model.persistence import NET_PREFIX, decode, encode
+from model.persistence import NET_PREFIX, decode, encode, header_fields
 from model.scaling import Standardizer
 from model.training import ProgressCallback, fit
 
@@ -68,6 +66,8 @@ def _training_context(seed: int, num_threads: int | None) -> Iterator[None]:
 class Model:
     """An LSTM that forecasts the mean and the scale of future log returns.
 
+    The ``"lstm"`` implementation of the ``Forecaster`` protocol (``model.forecaster``).
+
     ``Model()`` builds the default network untrained (identity scaling, Gaussian
     intervals); ``train`` fits it, ``execute``/``forecast_one`` serve one sequence (live
     path), ``predict``/``forecast`` a batch, ``save``/``Model.load`` persist it.
@@ -93,6 +93,9 @@ class Model:
         >>> bool(np.all(lower < upper))
         True
     """
+
+    #: The forecaster kind recorded in the model file.
+    kind = "lstm"
 
     def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:
         config = ModelConfig() if config is None else config
@@ -162,7 +165,7 @@ class Model:
 
     # -- training ---------------------------------------------------------------------
 
-    def train(
+    def fit(
         self,
         X: Any,
         y: Any,
@@ -173,6 +176,9 @@ class Model:
         progress: ProgressCallback | None = None,
     ) -> list[dict[str, Any]]:
         """Train from scratch (seeded), keep the best epoch, calibrate on validation.
+
+        ``train`` is the same method (its historical name); ``fit`` is the ``Forecaster``
+        protocol's.
 
         Without ``X_val``, the last ``config.val_fraction`` of ``X`` (time order, not
         shuffled) is the validation part. Feature and target scalers are fitted on the
@@ -247,6 +253,8 @@ class Model:
         }
         self.calibrate(X_val, y_val)
         return history
+
+    train = fit
 
     def calibrate(self, X: Any, y: Any) -> None:
         """(Re)calibrate the intervals on held-out data: conformal scores ``|y-mu|/sigma``.
@@ -419,8 +427,6 @@ class Model:
             ModelFileError: Cannot write there.
             ValueError: ``metadata`` is not JSON-able.
         """
-        from model import __version__
-
         scores = self.calibration.scores
         data = encode(
             self.config,
@@ -432,17 +438,7 @@ class Model:
                 "y_std": self.y_scaler.std,
             },
             np.zeros((0, self.config.n_outputs)) if scores is None else scores,
-            {
-                "metadata": self.metadata,
-                "training": {"summary": self.training_summary, "history": self.history},
-                "versions": {
-                    "model": __version__,
-                    "torch": torch.__version__,
-                    "numpy": np.__version__,
-                    "python": platform.python_version(),
-                },
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            },
+            header_fields(self.metadata, self.training_summary, self.history),
         )
         return write_file(path, data)
 
@@ -465,6 +461,16 @@ class Model:
                 file (one line).
         """
         header = read_header(path)
+        if header.kind != cls.kind:
+            raise ModelFileError(
+                f"{header.path} holds a {header.kind!r} forecaster, not an LSTM: load it "
+                "with model.load_forecaster"
+            )
+        return cls._from_header(header)
+
+    @classmethod
+    def _from_header(cls, header: ModelHeader) -> Model:
+        """Build the model from a checked header (see ``load``)."""
         arrays = decode(header)
         model = cls(header.config)
         state = {
