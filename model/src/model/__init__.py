@@ -14,8 +14,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from model.config import DEFAULT_BATCH_SIZE, ModelConfig, TrainConfig
-from model.errors import ModelError, ModelFileError
+from model.config import (
+    DEFAULT_BATCH_SIZE,
+    EnsembleConfig,
+    ModelConfig,
+    Seq2SeqConfig,
+    TrainConfig,
+    TreeConfig,
+)
+from model.errors import MissingExtraError, ModelError, ModelFileError
 from model.fileformat import ModelHeader, read_header
 
 if TYPE_CHECKING:
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
     from model.forecaster import FORECASTERS, Forecaster, load_forecaster
     from model.network import LSTMNetwork
     from model.scaling import Standardizer
+    from model.trees import TreeForecaster
 
 __version__ = "1.0.0"
 
@@ -37,6 +45,7 @@ _LAZY = {
     "LSTMNetwork": "model.network",
     "Model": "model.core",
     "Standardizer": "model.scaling",
+    "TreeForecaster": "model.trees",
     "load_forecaster": "model.forecaster",
 }
 
@@ -44,16 +53,21 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "FORECASTERS",
     "ConformalCalibration",
+    "EnsembleConfig",
     "Forecast",
     "Forecaster",
     "LSTMNetwork",
+    "MissingExtraError",
     "Model",
     "ModelConfig",
     "ModelError",
     "ModelFileError",
     "ModelHeader",
+    "Seq2SeqConfig",
     "Standardizer",
     "TrainConfig",
+    "TreeConfig",
+    "TreeForecaster",
     "__version__",
     "load_forecaster",
     "metrics",

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from model.core import Forecast, Model
 from model.errors import ModelFileError
 from model.fileformat import ModelHeader, read_header
+from model.trees import TreeForecaster
 
 __all__ = ["FORECASTERS", "Forecaster", "build_from_header", "load_forecaster"]
 
@@ -81,7 +82,7 @@ class Forecaster(Protocol):
 
 
 #: Forecaster kind -> class (``load_forecaster`` dispatches on it).
-FORECASTERS: dict[str, type] = {"lstm": Model}
+FORECASTERS: dict[str, type] = {"lstm": Model, "gbdt": TreeForecaster, "rf": TreeForecaster}
 
 
 def build_from_header(header: ModelHeader) -> Forecaster:
