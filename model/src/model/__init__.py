@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from model import metrics
     from model.calibration import ConformalCalibration
     from model.core import Forecast, Model
+    from model.ensemble import EnsembleForecaster
     from model.forecaster import FORECASTERS, Forecaster, load_forecaster
     from model.network import LSTMNetwork
     from model.scaling import Standardizer
@@ -39,6 +40,7 @@ __version__ = "1.0.0"
 #: Public names whose modules import torch or numpy, loaded on first attribute access.
 _LAZY = {
     "ConformalCalibration": "model.calibration",
+    "EnsembleForecaster": "model.ensemble",
     "FORECASTERS": "model.forecaster",
     "Forecast": "model.core",
     "Forecaster": "model.forecaster",
@@ -54,6 +56,7 @@ __all__ = [
     "FORECASTERS",
     "ConformalCalibration",
     "EnsembleConfig",
+    "EnsembleForecaster",
     "Forecast",
     "Forecaster",
     "LSTMNetwork",

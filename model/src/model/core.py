@@ -18,7 +18,7 @@ from model.config import ModelConfig, TrainConfig
 from model.errors import ModelFileError
 from model.fileformat import ModelHeader, read_header, write_file
 from model.network import LSTMNetwork
-from model.persistence import NET_PREFIX, decode, encode, header_fields
+from model.persistence import NET_PREFIX, decode, encode_file, header_fields, net_tensors
 from model.scaling import Standardizer
 from model.training import ProgressCallback, fit
 
@@ -427,20 +427,25 @@ class Model:
             ModelFileError: Cannot write there.
             ValueError: ``metadata`` is not JSON-able.
         """
-        scores = self.calibration.scores
-        data = encode(
-            self.config,
-            self.network.state_dict(),
-            {
-                "x_mean": self.x_scaler.mean,
-                "x_std": self.x_scaler.std,
-                "y_mean": self.y_scaler.mean,
-                "y_std": self.y_scaler.std,
-            },
-            np.zeros((0, self.config.n_outputs)) if scores is None else scores,
-            header_fields(self.metadata, self.training_summary, self.history),
-        )
+        tensors, _ = self._parts()
+        fields = header_fields(self.metadata, self.training_summary, self.history)
+        data = encode_file(self.config, tensors, fields)
         return write_file(path, data)
+
+    def _parts(self) -> tuple[dict[str, np.ndarray], None]:
+        """The file's tensors (an LSTM has no ``kind_config``)."""
+        scores = self.calibration.scores
+        tensors = net_tensors(self.network.state_dict())
+        scalers = {
+            "x_mean": self.x_scaler.mean,
+            "x_std": self.x_scaler.std,
+            "y_mean": self.y_scaler.mean,
+            "y_std": self.y_scaler.std,
+        }
+        tensors.update({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in scalers.items()})
+        calibration = np.zeros((0, self.config.n_outputs)) if scores is None else scores
+        tensors["calibration"] = np.ascontiguousarray(calibration, dtype=np.float64)
+        return tensors, None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Model:

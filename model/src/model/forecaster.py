@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from model.core import Forecast, Model
+from model.ensemble import EnsembleForecaster
 from model.errors import ModelFileError
 from model.fileformat import ModelHeader, read_header
 from model.trees import TreeForecaster
@@ -82,7 +83,12 @@ class Forecaster(Protocol):
 
 
 #: Forecaster kind -> class (``load_forecaster`` dispatches on it).
-FORECASTERS: dict[str, type] = {"lstm": Model, "gbdt": TreeForecaster, "rf": TreeForecaster}
+FORECASTERS: dict[str, type] = {
+    "lstm": Model,
+    "gbdt": TreeForecaster,
+    "rf": TreeForecaster,
+    "ensemble": EnsembleForecaster,
+}
 
 
 def build_from_header(header: ModelHeader) -> Forecaster:
