@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from model.forecaster import FORECASTERS, Forecaster, load_forecaster
     from model.network import LSTMNetwork
     from model.scaling import Standardizer
+    from model.seq2seq import Seq2SeqForecaster
     from model.trees import TreeForecaster
 
 __version__ = "1.0.0"
@@ -46,6 +47,7 @@ _LAZY = {
     "Forecaster": "model.forecaster",
     "LSTMNetwork": "model.network",
     "Model": "model.core",
+    "Seq2SeqForecaster": "model.seq2seq",
     "Standardizer": "model.scaling",
     "TreeForecaster": "model.trees",
     "load_forecaster": "model.forecaster",
@@ -67,6 +69,7 @@ __all__ = [
     "ModelFileError",
     "ModelHeader",
     "Seq2SeqConfig",
+    "Seq2SeqForecaster",
     "Standardizer",
     "TrainConfig",
     "TreeConfig",

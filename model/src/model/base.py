@@ -293,8 +293,10 @@ def kind_config_field(header: ModelHeader, key: str, cls: Any) -> Any:
     Returns:
         The config.
     """
+    if key not in header.kind_config:
+        raise ModelFileError(f"corrupt model file {header.path}: kind_config lacks {key!r}")
     try:
-        return cls.from_dict(header.kind_config.get(key, {}))
+        return cls.from_dict(header.kind_config[key])
     except (TypeError, ValueError) as e:
         text = " ".join(str(e).split())[:160]
         raise ModelFileError(f"incompatible model file {header.path}: bad {key} ({text})") from None

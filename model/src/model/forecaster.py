@@ -18,6 +18,7 @@ from model.core import Forecast, Model
 from model.ensemble import EnsembleForecaster
 from model.errors import ModelFileError
 from model.fileformat import ModelHeader, read_header
+from model.seq2seq import Seq2SeqForecaster
 from model.trees import TreeForecaster
 
 __all__ = ["FORECASTERS", "Forecaster", "build_from_header", "load_forecaster"]
@@ -87,6 +88,7 @@ FORECASTERS: dict[str, type] = {
     "lstm": Model,
     "gbdt": TreeForecaster,
     "rf": TreeForecaster,
+    "seq2seq": Seq2SeqForecaster,
     "ensemble": EnsembleForecaster,
 }
 
