@@ -345,7 +345,7 @@ def _scan_booster(text: str, n_features: int, tree: TreeConfig) -> str | None:
     blocks = body.split("\nTree=")
     head = dict(line.split("=", 1) for line in blocks[0].splitlines() if "=" in line)
     if head.get("max_feature_idx") != str(n_features - 1):
-        got = excerpt_value(head.get("max_feature_idx"))
+        got = _short(head.get("max_feature_idx"))
         return f"it has max_feature_idx {got}, the config implies {n_features - 1}"
     if head.get("num_class", "1") != "1" or head.get("num_tree_per_iteration", "1") != "1":
         return "it is not a single-output regression model"
@@ -381,7 +381,7 @@ def _scan_booster(text: str, n_features: int, tree: TreeConfig) -> str | None:
     return None
 
 
-def excerpt_value(value: Any) -> str:
+def _short(value: Any) -> str:
     """A short repr of a value read from a file."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
