@@ -1,10 +1,13 @@
 """Tree forecasters (LightGBM gbdt and random forest): training, intervals, files."""
 
+import re
 import sys
 
 import lightgbm
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from model import (
     Forecaster,
@@ -253,7 +256,20 @@ def _edit_text(saved, change):
         ),
         (lambda t: t.replace("max_feature_idx=47", "max_feature_idx=99999"), "max_feature_idx"),
         (lambda t: "import os\n" + t, "not a LightGBM text model"),
-        (lambda t: t.replace("leaf_value=", "leaf_value=x ", 1), "non-numeric|leaf values"),
+        (lambda t: t.replace("leaf_value=", "leaf_value=x ", 1), "leaf_value entries"),
+        (lambda t: re.sub(r"leaf_value=\S+", "leaf_value=x", t, count=1), "non-numeric leaf_value"),
+        (lambda t: re.sub(r"threshold=\S+", "threshold=1e999", t, count=1), "non-finite threshold"),
+        (lambda t: re.sub(r"decision_type=\d+", "decision_type=1", t, count=1), "decision_type"),
+        (
+            lambda t: re.sub(r"left_child=\S+", "left_child=0", t, count=1),
+            "do not form a binary tree",
+        ),
+        (lambda t: t.replace("num_cat=0", "num_cat=1", 1), "categorical or linear"),
+        (lambda t: t.replace("\nshrinkage=", "\nextra=1\nshrinkage=", 1), "fields LightGBM writes"),
+        (lambda t: t.replace("Tree=1\n", "Tree=7\n", 1), "tree 1 is numbered '7'"),
+        (lambda t: t.replace("feature_infos=[", "feature_infos=[x", 1), "feature_infos"),
+        (lambda t: t.replace("objective=regression", "objective=lambdarank"), "objective"),
+        (lambda t: t.replace("end of trees", "end"), "no 'end of trees'"),
     ],
 )
 def test_crafted_booster_text(saved, monkeypatch, change, match):
@@ -275,3 +291,31 @@ def test_crafted_booster_text(saved, monkeypatch, change, match):
 )
 def test_other_crafted_fields(saved, monkeypatch, edit, match):
     _refused(rewrite(saved, **edit), match, monkeypatch)
+
+
+_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@_SETTINGS
+@given(st.data())
+def test_mutated_booster_texts_raise_only_model_file_errors(fitted, tmp_path, data):
+    """LightGBM aborts the process on some malformed texts: none may reach it."""
+    import safetensors.numpy
+
+    path = fitted.save(tmp_path / "z.pt")
+    text = bytearray(safetensors.numpy.load(path.read_bytes())["tree.scale.0"].tobytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        i = data.draw(st.integers(0, len(text) - 1))
+        text[i] = data.draw(st.sampled_from(b"0123456789-.=e \n[]:x"))
+    new = np.frombuffer(bytes(text), dtype=np.uint8).copy()
+    path = rewrite(
+        path,
+        kind_config=lambda kc: kc["booster_bytes"]["scale"].__setitem__(0, int(new.size)),
+        tensors={"tree.scale.0": new},
+    )
+    try:
+        load_forecaster(path)
+    except ModelFileError as e:
+        assert "\n" not in str(e) and len(str(e)) < 400

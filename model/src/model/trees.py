@@ -16,6 +16,8 @@ LightGBM is an optional extra: ``pip install 'model[trees]'``.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import time
 from typing import Any
 
@@ -162,7 +164,8 @@ class TreeForecaster(ForecasterBase):
         best = booster.best_iteration or booster.current_iteration()
         curve = evals["val"]["l2"]
         text = booster.model_to_string(num_iteration=best)
-        # the in-memory booster is the parse of the saved text: load gives the same numbers
+        # the in-memory booster is the parse of the text load will parse: the same numbers
+        text = _canonical_text(text, self.n_features, self.tree_config, self.kind)
         booster = lgb.Booster(model_str=text)
         record = {"rounds": len(curve), "best_round": int(best), "val_l2": float(curve[best - 1])}
         return booster, record
@@ -332,53 +335,140 @@ class TreeForecaster(ForecasterBase):
         return model
 
 
-def _scan_booster(text: str, n_features: int, tree: TreeConfig) -> str | None:
-    """Check a LightGBM text model's claims before LightGBM parses it; the reason if bad.
+_TREE_KEYS = (
+    "num_leaves",
+    "num_cat",
+    "split_feature",
+    "split_gain",
+    "threshold",
+    "decision_type",
+    "left_child",
+    "right_child",
+    "leaf_value",
+    "leaf_weight",
+    "leaf_count",
+    "internal_value",
+    "internal_weight",
+    "internal_count",
+    "is_linear",
+    "shrinkage",
+)
+_INT = re.compile(r"-?[0-9]{1,10}")
+_FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
+_INFO = re.compile(rf"none|\[{_FLOAT.pattern}:{_FLOAT.pattern}\]")
 
-    Checks the feature count, that there are at most ``tree.n_estimators`` trees of at
-    most ``tree.num_leaves`` leaves, and that every tree's arrays have the lengths its
-    leaf count implies with split features and children in range.
+
+class _Bad(ValueError):
+    """A reason a booster text is refused."""
+
+
+def _numbers(fields: dict[str, str], key: str, n: int | tuple[int, ...], kind: str) -> list:
+    tokens = fields[key].split(" ") if fields[key] else []
+    sizes = (n,) if isinstance(n, int) else n
+    if len(tokens) not in sizes:
+        raise _Bad(f"{len(tokens)} {key} entries, {sizes[0]} expected")
+    pattern = _INT if kind == "int" else _FLOAT
+    if any(pattern.fullmatch(t) is None for t in tokens):
+        raise _Bad(f"a non-numeric {key} entry")
+    values = [int(t) if kind == "int" else float(t) for t in tokens]
+    if kind == "float" and not all(math.isfinite(v) for v in values):
+        raise _Bad(f"a non-finite {key} entry")
+    return values
+
+
+def _check_tree(fields: dict[str, str], n_features: int, max_leaves: int) -> None:
+    """Check one tree's fields: counts, ranges, and children forming one binary tree."""
+    (leaves,) = _numbers(fields, "num_leaves", 1, "int")
+    if not 1 <= leaves <= max_leaves:
+        raise _Bad(f"claims {leaves} leaves (num_leaves={max_leaves})")
+    if fields["num_cat"] != "0" or fields["is_linear"] != "0":
+        raise _Bad("categorical or linear trees are not written by this library")
+    _numbers(fields, "shrinkage", 1, "float")
+    inner = leaves - 1
+    split = _numbers(fields, "split_feature", inner, "int")
+    for key in ("split_gain", "threshold", "internal_value", "internal_weight"):
+        _numbers(fields, key, inner, "float")
+    _numbers(fields, "internal_count", inner, "int")
+    decisions = _numbers(fields, "decision_type", inner, "int")
+    _numbers(fields, "leaf_value", leaves, "float")
+    _numbers(fields, "leaf_weight", (leaves, 0) if leaves == 1 else leaves, "float")
+    _numbers(fields, "leaf_count", leaves, "int")
+    if any(not 0 <= f < n_features for f in split):
+        raise _Bad(f"a split on a feature outside 0..{n_features - 1}")
+    if any(d not in (0, 2, 4, 6, 8, 10) for d in decisions):
+        raise _Bad("a decision_type this library does not write")
+    children = _numbers(fields, "left_child", inner, "int")
+    children += _numbers(fields, "right_child", inner, "int")
+    # every internal node but the root and every leaf (~k) is exactly one node's child:
+    # the nodes form one tree, so prediction ends in a leaf
+    expected = list(range(1, inner)) + [-k - 1 for k in range(leaves)]
+    if leaves > 1 and sorted(children) != sorted(expected):
+        raise _Bad("children that do not form a binary tree")
+
+
+def _canonical_text(text: str, n_features: int, tree: TreeConfig, kind: str = "gbdt") -> str:
+    """A LightGBM text model rebuilt from the checked fields of ``text``.
+
+    ``text`` must have the layout ``model_to_string`` writes: the header lines, then at
+    most ``tree.n_estimators`` trees with every field LightGBM reads, each array of the
+    length the tree's leaf count implies, numbers only, children forming a binary tree.
+    The rebuilt text (header, trees, recomputed ``tree_sizes``; no feature importances or
+    parameters) is what LightGBM parses, so its parser sees only well-formed input.
+
+    Raises:
+        _Bad: The reason ``text`` is refused.
     """
-    if not text.startswith("tree\n"):
-        return "it is not a LightGBM text model"
-    body, _, _ = text.partition("end of trees")
+    body, marker, _ = text.partition("\nend of trees\n")
+    if not marker:
+        raise _Bad("it is not a LightGBM text model (no 'end of trees')")
     blocks = body.split("\nTree=")
-    head = dict(line.split("=", 1) for line in blocks[0].splitlines() if "=" in line)
-    if head.get("max_feature_idx") != str(n_features - 1):
-        got = _short(head.get("max_feature_idx"))
-        return f"it has max_feature_idx {got}, the config implies {n_features - 1}"
-    if head.get("num_class", "1") != "1" or head.get("num_tree_per_iteration", "1") != "1":
-        return "it is not a single-output regression model"
+    lines = blocks[0].split("\n")
+    if lines[0] != "tree":
+        raise _Bad("it is not a LightGBM text model")
+    head = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
+    flags = [line for line in lines[1:] if line and "=" not in line]
+    if flags != (["average_output"] if kind == "rf" else []):
+        raise _Bad(f"its header flags {_short(flags)} do not match kind {kind!r}")
+    names = " ".join(f"Column_{i}" for i in range(n_features))
+    wanted = {
+        "version": "v4",
+        "num_class": "1",
+        "num_tree_per_iteration": "1",
+        "label_index": "0",
+        "max_feature_idx": str(n_features - 1),
+        "objective": "regression",
+        "feature_names": names,
+    }
+    for key, value in wanted.items():
+        if head.get(key) != value:
+            raise _Bad(f"its {key} is {_short(head.get(key))}, {_short(value)} expected")
+    infos = head.get("feature_infos", "").split(" ")
+    if len(infos) != n_features or any(_INFO.fullmatch(i) is None for i in infos):
+        raise _Bad("its feature_infos do not list one range per feature")
     trees = blocks[1:]
     if len(trees) > tree.n_estimators:
-        return f"it holds {len(trees)} trees, more than n_estimators={tree.n_estimators}"
+        raise _Bad(f"it holds {len(trees)} trees, more than n_estimators={tree.n_estimators}")
+    out = []
     for i, block in enumerate(trees):
-        fields = dict(line.split("=", 1) for line in block.splitlines()[1:] if "=" in line)
+        rows = block.strip("\n").split("\n")
+        if rows[0] != str(i):
+            raise _Bad(f"tree {i} is numbered {_short(rows[0])}")
+        keys = [r.split("=", 1)[0] for r in rows[1:]]
+        if tuple(keys) != _TREE_KEYS or any("=" not in r for r in rows[1:]):
+            raise _Bad(f"tree {i} does not have the fields LightGBM writes")
+        fields = dict(r.split("=", 1) for r in rows[1:])
         try:
-            leaves = int(fields.get("num_leaves", ""))
-        except ValueError:
-            return f"tree {i} has no valid num_leaves"
-        if not 1 <= leaves <= tree.num_leaves:
-            return f"tree {i} claims {leaves} leaves (num_leaves={tree.num_leaves})"
-        try:
-            values = {
-                k: [float(v) for v in fields.get(k, "").split()]
-                for k in ("split_feature", "left_child", "right_child", "leaf_value")
-            }
-        except ValueError:
-            return f"tree {i} has non-numeric arrays"
-        if len(values["leaf_value"]) != leaves:
-            return f"tree {i} has {len(values['leaf_value'])} leaf values for {leaves} leaves"
-        if leaves > 1:
-            for k in ("split_feature", "left_child", "right_child"):
-                if len(values[k]) != leaves - 1:
-                    return f"tree {i} has {len(values[k])} {k} entries for {leaves} leaves"
-            if any(not 0 <= f < n_features for f in values["split_feature"]):
-                return f"tree {i} splits on a feature outside 0..{n_features - 1}"
-            for k in ("left_child", "right_child"):
-                if any(not -leaves <= c < leaves - 1 for c in values[k]):
-                    return f"tree {i} has a {k} out of range"
-    return None
+            _check_tree(fields, n_features, tree.num_leaves)
+        except _Bad as e:
+            words = f"tree {i} {e}" if str(e).startswith("claims") else f"tree {i} has {e}"
+            raise _Bad(words) from None
+        out.append(f"Tree={i}\n" + "".join(f"{k}={fields[k]}\n" for k in _TREE_KEYS) + "\n\n")
+    header = ["tree", *(f"{k}={v}" for k, v in wanted.items())]
+    if kind == "rf":  # the forest averages its trees
+        header.insert(header.index("objective=regression") + 1, "average_output")
+    header.append("feature_infos=" + " ".join(infos))
+    header.append("tree_sizes=" + " ".join(str(len(b.encode())) for b in out))
+    return "\n".join(header) + "\n\n" + "".join(out) + "end of trees\n\npandas_categorical:null\n"
 
 
 def _short(value: Any) -> str:
@@ -393,9 +483,10 @@ def _parse_booster(lgb: Any, path: Any, name: str, raw: np.ndarray, model: TreeF
         text = raw.tobytes().decode("utf-8")
     except UnicodeDecodeError:
         raise ModelFileError(f"corrupt model file {path}: {name} is not UTF-8 text") from None
-    reason = _scan_booster(text, model.n_features, model.tree_config)
-    if reason is not None:
-        raise ModelFileError(f"corrupt model file {path}: booster {name}: {reason}")
+    try:
+        text = _canonical_text(text, model.n_features, model.tree_config, model.kind)
+    except _Bad as e:
+        raise ModelFileError(f"corrupt model file {path}: booster {name}: {e}") from None
     try:
         booster = lgb.Booster(model_str=text)
     except Exception as e:  # LightGBMError and friends: one line
