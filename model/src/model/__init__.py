@@ -1,12 +1,17 @@
 """model: an LSTM that forecasts log returns with calibrated, volatility-aware intervals.
 
 Works on arrays only: ``X`` is ``(N, seq_len, input_dim)`` features, ``y`` the log returns
-per horizon. ``Model`` trains, predicts (``execute`` for one sequence, ``predict`` /
-``forecast`` for a batch), saves and loads; ``model.metrics`` scores forecasts.
+per horizon. ``Model`` (the LSTM) trains, predicts (``execute`` for one sequence,
+``predict`` / ``forecast`` for a batch), saves and loads; ``model.metrics`` scores
+forecasts. Every forecaster kind (``lstm``: ``Model``; ``seq2seq``: ``Seq2SeqForecaster``;
+``gbdt``/``rf``: ``TreeForecaster``; ``ensemble``: ``EnsembleForecaster``) implements the
+``Forecaster`` protocol and writes the same safe file format; ``load_forecaster(path)``
+loads any of them (``FORECASTERS`` maps kind -> class).
 
-``import model`` imports no torch: the configs (``ModelConfig``, ``TrainConfig``), errors,
-metrics, scalers and the model file header (``read_header``) are torch-free; ``Model``,
-``Forecast`` and ``LSTMNetwork`` are imported on first use (PEP 562).
+``import model`` imports no torch: the configs (``ModelConfig``, ``TrainConfig``,
+``TreeConfig``, ``Seq2SeqConfig``, ``EnsembleConfig``), errors, metrics, scalers and the
+model file header (``read_header``) are torch-free; the forecasters are imported on first
+use (PEP 562), LightGBM only when a tree forecaster fits or loads.
 """
 
 from __future__ import annotations
