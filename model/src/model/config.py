@@ -11,7 +11,14 @@ import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
-__all__ = ["DEFAULT_BATCH_SIZE", "ModelConfig", "TrainConfig"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "EnsembleConfig",
+    "ModelConfig",
+    "Seq2SeqConfig",
+    "TrainConfig",
+    "TreeConfig",
+]
 
 #: Default mini-batch size, chosen by measurement on a 2-core CPU (see the README).
 DEFAULT_BATCH_SIZE = 256
@@ -333,6 +340,253 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build a config from a mapping of field names, naming unknown keys.
+
+        Args:
+            data: Field names to values (missing ones keep their defaults).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: An unknown key or a bad value.
+        """
+        return _from_dict(cls, data)
+
+
+def _unit(name: str, value: Any, low_open: bool = True) -> float:
+    """A finite number in ``(0, 1]`` (or ``[0, 1]`` with ``low_open=False``)."""
+    v = _finite(name, value)
+    if not ((0 < v) if low_open else (0 <= v)) or v > 1:
+        bounds = "(0, 1]" if low_open else "[0, 1]"
+        raise ValueError(f"{name} must be in {bounds}, got {_shown(value)}")
+    return v
+
+
+@dataclass(frozen=True)
+class TreeConfig:
+    """LightGBM settings of a tree forecaster (``kind`` ``"gbdt"`` or ``"rf"``).
+
+    The trees see the last ``seq_len`` feature vectors flattened (``seq_len * input_dim``
+    columns); one booster per horizon forecasts the mean, a second one the absolute
+    residual (the interval's scale). Integer fields take an ``int``, float fields a finite
+    number; the caps bound what a model file may claim (at most ``n_estimators *
+    num_leaves`` = 2**24 leaves per booster).
+
+    Args:
+        num_leaves: Leaves per tree, 2 to 65536.
+        n_estimators: Boosting rounds (trees per booster) at most, 1 to 100000.
+        learning_rate: Shrinkage per round, in (0, 1] (ignored by the random forest).
+        min_child_samples: Fewest samples in a leaf, 1 to 1000000.
+        feature_fraction: Share of the columns each tree may split on, in (0, 1].
+        bagging_fraction: Share of the rows each tree is grown on, in (0, 1]; below 1
+            rows are re-drawn every round; the random forest needs it below 1.
+        early_stopping_rounds: Rounds without a better validation loss before boosting
+            stops (the best round is kept), 1 to 100000.
+        seed: Seed of LightGBM's row and column sampling, in [0, 2**31 - 1].
+
+    Examples:
+        >>> TreeConfig(num_leaves=15).n_estimators
+        200
+        >>> TreeConfig(num_leaves=1)
+        Traceback (most recent call last):
+        ...
+        ValueError: num_leaves must be at least 2, got 1
+    """
+
+    num_leaves: int = 31
+    n_estimators: int = 200
+    learning_rate: float = 0.05
+    min_child_samples: int = 20
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    early_stopping_rounds: int = 20
+    seed: int = 0
+
+    #: Most leaves (n_estimators * num_leaves) one booster may have.
+    MAX_LEAVES: typing.ClassVar[int] = 1 << 24
+
+    def __post_init__(self) -> None:
+        _positive_int("num_leaves", self.num_leaves, 65_536)
+        if self.num_leaves < 2:
+            raise ValueError(f"num_leaves must be at least 2, got {_shown(self.num_leaves)}")
+        _positive_int("n_estimators", self.n_estimators, 100_000)
+        _positive_int("min_child_samples", self.min_child_samples, 1_000_000)
+        _positive_int("early_stopping_rounds", self.early_stopping_rounds, 100_000)
+        for name in ("learning_rate", "feature_fraction", "bagging_fraction"):
+            _unit(name, getattr(self, name))
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+            raise ValueError(f"seed must be an integer in [0, 2**31 - 1], got {_shown(seed)}")
+        if self.n_estimators * self.num_leaves > self.MAX_LEAVES:
+            raise ValueError(
+                f"n_estimators * num_leaves must be at most {self.MAX_LEAVES}, got "
+                f"{self.n_estimators * self.num_leaves}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-able dict (``TreeConfig.from_dict`` rebuilds it)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TreeConfig:
+        """Build a config from a mapping of field names, naming unknown keys.
+
+        Args:
+            data: Field names to values (missing ones keep their defaults).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: An unknown key or a bad value.
+        """
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig:
+    """The seq2seq forecaster's own settings (its sizes come from ``ModelConfig``).
+
+    An LSTM encoder reads the sequence; an LSTM decoder emits one step per horizon index,
+    attending over the encoder outputs. While training, the decoder's input at step ``k``
+    is the true target of step ``k - 1`` with the teacher-forcing probability, which
+    falls linearly from ``teacher_forcing_start`` (first epoch) to ``teacher_forcing_end``
+    (last epoch); at inference it is the decoder's own previous mean.
+
+    Args:
+        teacher_forcing_start: Teacher-forcing probability at the first epoch, in [0, 1].
+        teacher_forcing_end: Teacher-forcing probability at the last epoch, in [0, 1].
+        attention: Attention over the encoder outputs: additive (Bahdanau) or dot (Luong).
+
+    Examples:
+        >>> Seq2SeqConfig().attention
+        'additive'
+        >>> Seq2SeqConfig(attention="cosine")
+        Traceback (most recent call last):
+        ...
+        ValueError: attention must be 'additive' or 'dot', got 'cosine'
+    """
+
+    teacher_forcing_start: float = 1.0
+    teacher_forcing_end: float = 0.0
+    attention: str = "additive"
+
+    def __post_init__(self) -> None:
+        for name in ("teacher_forcing_start", "teacher_forcing_end"):
+            _unit(name, getattr(self, name), low_open=False)
+        if self.attention not in ("additive", "dot"):
+            raise ValueError(f"attention must be 'additive' or 'dot', got {_shown(self.attention)}")
+
+    def teacher_forcing(self, epoch: int, epochs: int) -> float:
+        """The teacher-forcing probability of a (1-based) epoch out of ``epochs``.
+
+        Args:
+            epoch: The epoch, 1 to ``epochs``.
+            epochs: The run's epochs.
+
+        Returns:
+            The linearly interpolated ratio.
+        """
+        t = 0.0 if epochs <= 1 else (epoch - 1) / (epochs - 1)
+        return self.teacher_forcing_start + t * (
+            self.teacher_forcing_end - self.teacher_forcing_start
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-able dict (``Seq2SeqConfig.from_dict`` rebuilds it)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Seq2SeqConfig:
+        """Build a config from a mapping of field names, naming unknown keys.
+
+        Args:
+            data: Field names to values (missing ones keep their defaults).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: An unknown key or a bad value.
+        """
+        return _from_dict(cls, data)
+
+
+#: Most members an ensemble may have.
+MAX_MEMBERS = 64
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """How an ensemble blends its members' forecasts.
+
+    Args:
+        weighting: ``fixed`` (the ``weights`` as given) or ``adaptive`` (each member's
+            weight proportional to the inverse of its mean absolute error over the last
+            ``window`` realized outcomes, fed by ``update``/``observe``; the fixed weights
+            until an outcome arrives).
+        weights: One non-negative weight per member (normalized to sum 1), or null for
+            equal weights.
+        window: Realized outcomes the adaptive weights look back on, 1 to 1000000.
+
+    Examples:
+        >>> EnsembleConfig(weights=(1, 3)).normalized(2)
+        (0.25, 0.75)
+        >>> EnsembleConfig(weighting="best")
+        Traceback (most recent call last):
+        ...
+        ValueError: weighting must be 'fixed' or 'adaptive', got 'best'
+    """
+
+    weighting: str = "fixed"
+    weights: tuple[float, ...] | None = None
+    window: int = 250
+
+    def __post_init__(self) -> None:
+        if self.weighting not in ("fixed", "adaptive"):
+            raise ValueError(
+                f"weighting must be 'fixed' or 'adaptive', got {_shown(self.weighting)}"
+            )
+        _positive_int("window", self.window, 1_000_000)
+        if self.weights is not None:
+            w = self.weights
+            if not isinstance(w, (list, tuple)) or not 1 <= len(w) <= MAX_MEMBERS:
+                raise ValueError(
+                    f"weights must be a list of 1 to {MAX_MEMBERS} numbers, got {_shown(w)}"
+                )
+            values = tuple(_finite(f"weights[{i}]", v) for i, v in enumerate(w))
+            if any(v < 0 for v in values) or sum(values) <= 0:
+                raise ValueError("weights must be non-negative with a positive sum")
+            object.__setattr__(self, "weights", values)
+
+    def normalized(self, n: int) -> tuple[float, ...]:
+        """The fixed weights of ``n`` members, summing to 1.
+
+        Args:
+            n: The number of members.
+
+        Returns:
+            ``n`` weights.
+
+        Raises:
+            ValueError: ``weights`` has another length.
+        """
+        if self.weights is None:
+            return tuple(1.0 / n for _ in range(n))
+        if len(self.weights) != n:
+            raise ValueError(f"weights has {len(self.weights)} values for {n} members")
+        total = sum(self.weights)
+        return tuple(v / total for v in self.weights)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-able dict (``EnsembleConfig.from_dict`` rebuilds it)."""
+        d = asdict(self)
+        d["weights"] = None if self.weights is None else list(self.weights)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnsembleConfig:
         """Build a config from a mapping of field names, naming unknown keys.
 
         Args:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,9 @@ import torch
 from model.calibration import ConformalCalibration
 from model.config import ModelConfig, TrainConfig
 from model.errors import ModelFileError
-from model.fileformat import read_header, write_file
+from model.fileformat import ModelHeader, read_header, write_file
 from model.network import LSTMNetwork
-from model.persistence import NET_PREFIX, decode, encode
+from model.persistence import NET_PREFIX, decode, encode_file, header_fields, net_tensors
 from model.scaling import Standardizer
 from model.training import ProgressCallback, fit
 
@@ -68,6 +66,8 @@ def _training_context(seed: int, num_threads: int | None) -> Iterator[None]:
 class Model:
     """An LSTM that forecasts the mean and the scale of future log returns.
 
+    The ``"lstm"`` implementation of the ``Forecaster`` protocol (``model.forecaster``).
+
     ``Model()`` builds the default network untrained (identity scaling, Gaussian
     intervals); ``train`` fits it, ``execute``/``forecast_one`` serve one sequence (live
     path), ``predict``/``forecast`` a batch, ``save``/``Model.load`` persist it.
@@ -93,6 +93,9 @@ class Model:
         >>> bool(np.all(lower < upper))
         True
     """
+
+    #: The forecaster kind recorded in the model file.
+    kind = "lstm"
 
     def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:
         config = ModelConfig() if config is None else config
@@ -160,7 +163,7 @@ class Model:
 
     # -- training ---------------------------------------------------------------------
 
-    def train(
+    def fit(
         self,
         X: Any,
         y: Any,
@@ -171,6 +174,9 @@ class Model:
         progress: ProgressCallback | None = None,
     ) -> list[dict[str, Any]]:
         """Train from scratch (seeded), keep the best epoch, calibrate on validation.
+
+        ``train`` is the same method (its historical name); ``fit`` is the ``Forecaster``
+        protocol's.
 
         Without ``X_val``, the last ``config.val_fraction`` of ``X`` (time order, not
         shuffled) is the validation part. Feature and target scalers are fitted on the
@@ -245,6 +251,8 @@ class Model:
         }
         self.calibrate(X_val, y_val)
         return history
+
+    train = fit
 
     def calibrate(self, X: Any, y: Any) -> None:
         """(Re)calibrate the intervals on held-out data: conformal scores ``|y-mu|/sigma``.
@@ -418,32 +426,25 @@ class Model:
             ModelFileError: Cannot write there.
             ValueError: ``metadata`` is not JSON-able.
         """
-        from model import __version__
-
-        scores = self.calibration.scores
-        data = encode(
-            self.config,
-            self.network.state_dict(),
-            {
-                "x_mean": self.x_scaler.mean,
-                "x_std": self.x_scaler.std,
-                "y_mean": self.y_scaler.mean,
-                "y_std": self.y_scaler.std,
-            },
-            np.zeros((0, self.config.n_outputs)) if scores is None else scores,
-            {
-                "metadata": self.metadata,
-                "training": {"summary": self.training_summary, "history": self.history},
-                "versions": {
-                    "model": __version__,
-                    "torch": torch.__version__,
-                    "numpy": np.__version__,
-                    "python": platform.python_version(),
-                },
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            },
-        )
+        tensors, _ = self._parts()
+        fields = header_fields(self.metadata, self.training_summary, self.history)
+        data = encode_file(self.config, tensors, fields)
         return write_file(path, data)
+
+    def _parts(self) -> tuple[dict[str, np.ndarray], None]:
+        """The file's tensors (an LSTM has no ``kind_config``)."""
+        scores = self.calibration.scores
+        tensors = net_tensors(self.network.state_dict())
+        scalers = {
+            "x_mean": self.x_scaler.mean,
+            "x_std": self.x_scaler.std,
+            "y_mean": self.y_scaler.mean,
+            "y_std": self.y_scaler.std,
+        }
+        tensors.update({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in scalers.items()})
+        calibration = np.zeros((0, self.config.n_outputs)) if scores is None else scores
+        tensors["calibration"] = np.ascontiguousarray(calibration, dtype=np.float64)
+        return tensors, None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Model:
@@ -464,6 +465,16 @@ class Model:
                 file (one line).
         """
         header = read_header(path)
+        if header.kind != cls.kind:
+            raise ModelFileError(
+                f"{header.path} holds a {header.kind!r} forecaster, not an LSTM: load it "
+                "with model.load_forecaster"
+            )
+        return cls._from_header(header)
+
+    @classmethod
+    def _from_header(cls, header: ModelHeader) -> Model:
+        """Build the model from a checked header (see ``load``)."""
         arrays = decode(header)
         model = cls(header.config)
         state = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ModelError", "ModelFileError"]
+__all__ = ["MissingExtraError", "ModelError", "ModelFileError"]
 
 
 class ModelError(Exception):
@@ -14,3 +14,7 @@ class ModelFileError(ModelError):
 
     The message is one line that names the file and the reason.
     """
+
+
+class MissingExtraError(ModelError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

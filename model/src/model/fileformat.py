@@ -5,9 +5,12 @@ Layout (the `safetensors <https://huggingface.co/docs/safetensors>`_ format):
 each tensor name to ``{"dtype", "shape", "data_offsets"}``; its ``__metadata__`` holds
 string values: ``format`` = ``"stock-analyzer-model"``, ``format_version`` = ``"2"``, and
 the JSON strings ``config``, ``metadata``, ``training``, ``versions`` plus ``created`` (UTC
-ISO time). Tensors: ``net.<name>`` (the network's state dict, float32), ``x_mean``,
-``x_std``, ``y_mean``, ``y_std`` (float64 scaler statistics) and ``calibration``
-(``(n, H)`` float64 conformal scores, ``n = 0``: uncalibrated).
+ISO time), and optionally ``kind`` (the forecaster, one of ``KINDS``; a file without it
+is an ``"lstm"``) with ``kind_config`` (a JSON mapping the forecaster of that kind reads:
+its own config, booster sizes, ensemble members). LSTM tensors: ``net.<name>`` (the
+network's state dict, float32), ``x_mean``, ``x_std``, ``y_mean``, ``y_std`` (float64
+scaler statistics) and ``calibration`` (``(n, H)`` float64 conformal scores, ``n = 0``:
+uncalibrated). Other kinds also store uint8 tensors (LightGBM text models).
 
 This module imports no torch: ``read_header`` parses the header with plain ``json`` and
 checks it (sizes, dtypes, offsets, config) so that nothing is allocated from an unchecked
@@ -32,6 +35,7 @@ from model.errors import ModelFileError
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "KINDS",
     "MAX_FILE_BYTES",
     "MAX_HEADER_BYTES",
     "ModelHeader",
@@ -46,11 +50,14 @@ FORMAT_VERSION = "2"
 MAX_HEADER_BYTES = 1 << 20
 #: A model file may be at most this long (a 16 GiB network is far beyond this library).
 MAX_FILE_BYTES = 16 << 30
+#: The forecaster kinds a model file may hold (``kind`` in the header; absent: "lstm").
+KINDS = ("lstm", "seq2seq", "gbdt", "rf", "ensemble")
 #: Accepted tensor dtypes: safetensors name -> (numpy dtype string, bytes per value).
-_DTYPES = {"F32": ("<f4", 4), "F64": ("<f8", 8)}
+_DTYPES = {"F32": ("<f4", 4), "F64": ("<f8", 8), "U8": ("|u1", 1)}
 _SCALERS = ("x_mean", "x_std", "y_mean", "y_std", "calibration")
 _JSON_FIELDS = ("config", "metadata", "training", "versions")
 _META_KEYS = {"format", "format_version", "created", *_JSON_FIELDS}
+_OPTIONAL_KEYS = {"kind", "kind_config"}
 _FORMAT1_MESSAGE = (
     "{path} is a format-1 model file (written by stock-analyzer 1.0); format 2 is read "
     "since 1.1: re-create it with `stock-analyzer train`"
@@ -91,9 +98,12 @@ class ModelHeader:
         training: ``{"summary": ..., "history": [...]}`` of the training run.
         versions: Library versions that wrote the file (name -> version).
         created: UTC ISO time the file was written.
-        tensors: Tensor name -> ``(dtype, shape)``, dtype ``"F32"`` or ``"F64"``.
+        tensors: Tensor name -> ``(dtype, shape)``, dtype ``"F32"``, ``"F64"`` or ``"U8"``.
         offsets: Tensor name -> ``(begin, end)`` byte offsets in the data section.
         data_start: Byte position of the data section in the file.
+        kind: The forecaster kind (one of ``KINDS``).
+        kind_config: What that kind stores in the header besides ``config`` (a mapping,
+            checked by the forecaster's loader; empty for an LSTM).
     """
 
     path: Path
@@ -105,6 +115,8 @@ class ModelHeader:
     tensors: dict[str, tuple[str, tuple[int, ...]]]
     offsets: dict[str, tuple[int, int]] = field(repr=False)
     data_start: int = field(repr=False)
+    kind: str = "lstm"
+    kind_config: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def _fail(path: Path, reason: str) -> ModelFileError:
@@ -161,7 +173,7 @@ def _tensor_entry(path: Path, name: str, entry: Any) -> tuple[str, tuple[int, ..
         raise _fail(path, f"tensor {excerpt(name)} entry is {excerpt(entry)}")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if not isinstance(dtype, str) or dtype not in _DTYPES:
-        raise _fail(path, f"tensor {excerpt(name)} has dtype {excerpt(dtype)} (F32/F64 only)")
+        raise _fail(path, f"tensor {excerpt(name)} has dtype {excerpt(dtype)} (F32/F64/U8 only)")
     if (
         not isinstance(shape, list)
         or len(shape) > 4
@@ -211,14 +223,23 @@ def read_header(path: str | os.PathLike) -> ModelHeader:
             f"{path} has model file format version {excerpt(meta.get('format_version'))}; "
             f"this library reads version {FORMAT_VERSION}"
         )
-    unknown = sorted(set(meta) - _META_KEYS)
+    unknown = sorted(set(meta) - _META_KEYS - _OPTIONAL_KEYS)
     missing = sorted(_META_KEYS - set(meta))
     if unknown or missing:
         what = f"unknown key(s) {excerpt(unknown)}" if unknown else f"missing {missing}"
         raise _fail(path, f"header metadata has {what}")
-    bad = [k for k in _META_KEYS if not isinstance(meta[k], str)]
+    bad = [k for k in meta if not isinstance(meta[k], str)]
     if bad:
         raise _fail(path, f"header metadata {sorted(bad)[0]} is not a string")
+    kind = meta.get("kind", "lstm")
+    if kind not in KINDS:
+        raise ModelFileError(
+            f"unsupported model file {path}: unknown forecaster kind {excerpt(kind)} "
+            f"(known: {', '.join(KINDS)})"
+        )
+    kind_config = _parse_json(path, meta.get("kind_config", "{}"), "kind_config")
+    if not isinstance(kind_config, dict):
+        raise _fail(path, f"kind_config must be a mapping, got {excerpt(kind_config)}")
     decoded = {k: _parse_json(path, meta[k], k) for k in _JSON_FIELDS}
     for key in ("config", "metadata", "training", "versions"):
         if not isinstance(decoded[key], dict):
@@ -263,17 +284,22 @@ def read_header(path: str | os.PathLike) -> ModelHeader:
         tensors=tensors,
         offsets=offsets,
         data_start=8 + len(raw),
+        kind=kind,
+        kind_config=kind_config,
     )
 
 
 def read_tensors(header: ModelHeader) -> dict[str, Any]:
     """Read the tensors ``header`` describes (call only after checking their shapes).
 
+    Only the byte range those tensors span is read, so a header narrowed to some tensors
+    (an ensemble member's) reads just those.
+
     Args:
-        header: From ``read_header``.
+        header: From ``read_header`` (or narrowed from it).
 
     Returns:
-        Name -> array (float32 or float64, native byte order), every value finite.
+        Name -> array (float32, float64 or uint8, native byte order), every value finite.
 
     Raises:
         ModelFileError: The file changed or cannot be read, or a value is NaN or infinite.
@@ -281,17 +307,21 @@ def read_tensors(header: ModelHeader) -> dict[str, Any]:
     import numpy as np
 
     path = header.path
+    if not header.offsets:
+        return {}
+    first = min(b for b, _ in header.offsets.values())
+    last = max(e for _, e in header.offsets.values())
     try:
         with path.open("rb") as f:
-            f.seek(header.data_start)
-            data = f.read()
+            f.seek(header.data_start + first)
+            data = f.read(last - first)
     except OSError as e:
         raise ModelFileError(f"cannot read model file {path}: {_one_line(e)}") from None
-    if len(data) != max((e for _, e in header.offsets.values()), default=0):
+    if len(data) != last - first:
         raise ModelFileError(f"model file {path} changed while it was read")
     arrays = {}
     for name, (dtype, shape) in header.tensors.items():
-        begin = header.offsets[name][0]
+        begin = header.offsets[name][0] - first
         kind = np.dtype(_DTYPES[dtype][0])
         array = np.frombuffer(data, dtype=kind, count=math.prod(shape), offset=begin)
         array = array.reshape(shape).astype(kind.newbyteorder("="))

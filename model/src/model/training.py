@@ -56,6 +56,7 @@ def fit(
     Y_val: torch.Tensor,
     config: TrainConfig,
     progress: ProgressCallback | None = None,
+    forward: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Train ``net`` in place on scaled tensors and restore its best weights.
 
@@ -70,6 +71,8 @@ def fit(
         Y_val: Scaled validation targets.
         config: Training settings.
         progress: Called after each epoch with ``(epoch, epochs, record)``.
+        forward: ``forward(net, x, y, epoch) -> (mean, logvar)`` of a training batch
+            (default ``net(x)``): a seq2seq network uses it for teacher forcing.
 
     Returns:
         The per-epoch history and the (1-based) epoch whose weights were kept.
@@ -92,7 +95,10 @@ def fit(
         perm = torch.randperm(n, generator=generator)
         for i in range(0, n, bs):
             idx = perm[i : i + bs]
-            mean, logvar = net(X[idx])
+            if forward is None:
+                mean, logvar = net(X[idx])
+            else:
+                mean, logvar = forward(net, X[idx], Y[idx], epoch)
             loss = gaussian_nll(mean, logvar, Y[idx], config.beta)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
