@@ -45,3 +45,22 @@ def test_retrain_every_and_since(tiny_config):
     assert result.exit_code == 0, result.output
     assert "backtest on 502 1d candles of ^GSPC (2017-01-03 .. 2018-12-31)" in result.stderr
     assert "in 3 folds" in result.stdout
+
+
+def test_the_process_engine_gives_the_same_report(tiny_config, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from stock_analyzer.cli import cli
+
+    reports = []
+    for engine in ("serial", "process"):
+        path = tmp_path / f"{engine}.json"
+        argv = ["backtest", "--config", str(tiny_config), "--period", "2y", "--folds", "2"]
+        argv += ["-q", "--engine", engine, "--report", str(path)]
+        argv += ["--workers", "2"] if engine == "process" else []
+        result = CliRunner().invoke(cli, argv)
+        assert result.exit_code == 0, result.output
+        body = json.loads(path.read_text())
+        reports.append((body["metrics"], body["predictions"]))
+    assert reports[0] == reports[1]

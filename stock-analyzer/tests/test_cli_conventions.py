@@ -218,3 +218,19 @@ def test_an_unadjusted_split_is_warned_about_and_can_be_adjusted(tmp_path):
     assert abs(back["Close"].to_numpy() / ibm["Close"].to_numpy() - 1).max() < 1e-9
     refused = run(["fetch", "--source", "sample", "--symbol", "IBM", "--adjust-splits"])
     assert refused.exit_code == 2 and "adjust_splits applies to files" in refused.stderr
+
+
+@pytest.mark.parametrize("kind", ["seq2seq", "gbdt", "rf", "ensemble"])
+def test_every_model_family_trains_predicts_and_shows(kind, tmp_path):
+    out = tmp_path / f"{kind}.safetensors"
+    result = run(
+        ["train", "--source", "sample", "--symbol", "IBM", "--model", kind, *TINY, "-o", out]
+    )
+    assert result.exit_code == 0, result.output
+    from model import read_header
+
+    assert read_header(out).kind == kind
+    live = run(["predict", "--model", out, "--source", "replay", "--max-ticks", "4", "-q"])
+    assert live.exit_code == 0 and "ticks 4, predictions 4" in live.stdout, live.output
+    info = run(["info", out])
+    assert info.exit_code == 0 and "symbol: IBM" in info.stdout

@@ -13,8 +13,10 @@ from finance_demo.config import Settings, price_decimals
 from finance_demo.dataset import Dataset, build_dataset, closes_of, split_dataset
 
 __all__ = [
+    "KINDS",
     "MIN_TEST_SAMPLES",
     "MIN_TRAIN_SAMPLES",
+    "build_forecaster",
     "evaluate",
     "few_samples",
     "torch_threads",
@@ -89,6 +91,45 @@ def evaluate(model: Any, data: Dataset, level: float = 0.9) -> dict[str, dict[st
     return out
 
 
+#: The model families :func:`train_model` builds (``model.FORECASTERS`` kinds).
+KINDS = ("lstm", "seq2seq", "gbdt", "rf", "ensemble")
+
+
+def build_forecaster(kind: str, config: Any) -> Any:
+    """An untrained forecaster of ``kind`` for the network config of the settings.
+
+    ``gbdt``/``rf`` and ``seq2seq`` take their own settings' defaults (``model.TreeConfig``,
+    ``model.Seq2SeqConfig``); ``ensemble`` blends an LSTM and a gbdt with adaptive weights
+    from each member's inverse MAE over the last 250 realized outcomes.
+
+    Raises:
+        SettingsError: An unknown kind.
+    """
+    from finance_demo.errors import SettingsError
+
+    if kind not in KINDS:
+        raise SettingsError(f"model kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "lstm":
+        from model import Model
+
+        return Model(config)
+    if kind == "seq2seq":
+        from model.seq2seq import Seq2SeqForecaster
+
+        return Seq2SeqForecaster(config)
+    from model.trees import TreeForecaster
+
+    if kind in ("gbdt", "rf"):
+        return TreeForecaster(config, kind=kind)
+    from model.config import EnsembleConfig
+    from model.ensemble import EnsembleForecaster
+
+    from model import Model
+
+    members = [Model(config), TreeForecaster(config, kind="gbdt")]
+    return EnsembleForecaster(members, EnsembleConfig(weighting="adaptive"))
+
+
 def few_samples(train: int, test: int) -> str | None:
     """Say in one line when a run has too few samples for its scores to mean anything.
 
@@ -120,8 +161,9 @@ def train_model(
     symbol: str | None = None,
     interval: str | None = None,
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+    kind: str = "lstm",
 ) -> Any:
-    """Train an LSTM on a candle history and record everything the live loop needs.
+    """Train a forecaster on a candle history and record everything the live loop needs.
 
     The samples are split in time order (train / validation / test, purged at the
     boundaries); the model trains on the first part, stops early and calibrates its
@@ -134,6 +176,9 @@ def train_model(
         interval: Candle interval recorded in the model file (the live loop refuses
             candles of another interval).
         progress: Called after each epoch with ``(epoch, epochs, record)``.
+        kind: The model family (:data:`KINDS`): ``lstm`` (default), ``seq2seq``,
+            ``gbdt``, ``rf`` or ``ensemble`` (an LSTM and a gbdt blended with adaptive
+            inverse-error weights); see :func:`build_forecaster`.
 
     Returns:
         The trained ``model.Model``; ``model.metadata`` holds ``pipeline`` (the
@@ -147,7 +192,7 @@ def train_model(
     """
     settings = settings or Settings()
     with torch_threads(settings.training.num_threads):
-        return _train(candles, settings, symbol, interval, progress)
+        return _train(candles, settings, symbol, interval, progress, kind)
 
 
 def _train(
@@ -156,18 +201,17 @@ def _train(
     symbol: str | None,
     interval: str | None,
     progress: Callable[[int, int, dict[str, Any]], None] | None,
+    kind: str = "lstm",
 ) -> Any:
     """The body of :func:`train_model`, with torch's thread count already set."""
     from feature_extraction import FeatureExtraction
 
-    from model import Model
-
     p, t, e = settings.pipeline, settings.training, settings.evaluation
-    features = FeatureExtraction(window_size=p.window_size, normalize=p.normalize)
+    features = FeatureExtraction.from_config(p.features)
     data = build_dataset(candles, p, features)
     train, val, test = split_dataset(data, t.val_fraction, e.test_fraction, p.step_size)
-    model = Model(settings.model)
-    model.train(train.X, train.y, t, X_val=val.X, y_val=val.y, progress=progress)
+    model = build_forecaster(kind, settings.model)
+    model.fit(train.X, train.y, t, X_val=val.X, y_val=val.y, progress=progress)
     spec = dataclasses.replace(
         p, symbol=symbol, interval=interval, price_decimals=price_decimals(closes_of(candles))
     )

@@ -228,8 +228,13 @@ class _EpochProgress(_Progress):
         self.show(
             epoch,
             epochs,
-            f"epoch {epoch}/{epochs}  train_loss {record['train_loss']:.4f}  "
-            f"val_loss {record['val_loss']:.4f}  ({record.get('seconds', 0):.1f} s)",
+            f"{'epoch' if 'train_loss' in record else 'step'} {epoch}/{epochs}  "
+            + "  ".join(
+                f"{k} {v:.4f}"
+                for k, v in record.items()
+                if k not in ("epoch", "seconds") and isinstance(v, float)
+            )
+            + f"  ({record.get('seconds', 0):.1f} s)",
         )
 
 
@@ -256,6 +261,15 @@ class _EpochProgress(_Progress):
     "--predictions",
     type=click.Path(dir_okay=False),
     help="Export every prediction with its split (.csv, .csv.gz or .parquet).",
+)
+@click.option(
+    "--model",
+    "kind",
+    type=click.Choice(["lstm", "seq2seq", "gbdt", "rf", "ensemble"]),
+    default="lstm",
+    show_default=True,
+    help="Model family: the LSTM, an LSTM encoder-decoder with attention, LightGBM "
+    "boosting or random forest on the flattened sequences, or an LSTM+gbdt blend.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress.")
 @track_option
@@ -296,7 +310,9 @@ def train(ctx: click.Context, **opts: Any) -> None:
         )
         progress = _EpochProgress("training", opts["quiet"] or opts["as_json"])
         try:
-            model = train_model(candles, settings, data.symbol, data.interval, progress=progress)
+            model = train_model(
+                candles, settings, data.symbol, data.interval, progress=progress, kind=opts["kind"]
+            )
         finally:
             progress.close()
         spec, meta, ds = spec_of(model), model.metadata, model.metadata["dataset"]
@@ -437,7 +453,7 @@ def predict(**opts: Any) -> None:
     with user_errors(_OFFLINE_LIVE):
         from finance_demo import Activator, System
 
-        from model import Model
+        from model import load_forecaster
 
         ref = opts["model_path"]
         if ref is None and not opts["symbol"]:
@@ -449,7 +465,7 @@ def predict(**opts: Any) -> None:
             ref = open_registry(opts["registry"]).resolve(
                 ref, symbol=opts["symbol"], interval=opts["interval"]
             )
-        model = Model.load(ref)
+        model = load_forecaster(ref)
         system = System(model)  # refuses a model file 'train' did not write
         spec = system.pipeline
         interval = opts["interval"] or spec.interval or "1d"
@@ -517,6 +533,16 @@ class _FoldProgress(_Progress):
     type=click.Path(dir_okay=False),
     help="Export every out-of-sample prediction with its fold (.csv, .csv.gz, .parquet).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["serial", "process", "ray"]),
+    default="serial",
+    show_default=True,
+    help="Where the folds run: here, one process per core, or a Ray cluster (the same "
+    "report bit for bit).",
+)
+@click.option("--workers", type=_POSITIVE, help="Processes or Ray tasks at once (default: cores).")
+@click.option("--ray-address", help="An existing Ray cluster (default: start a local one).")
 @click.option("--quiet", "-q", is_flag=True, help="No per-fold progress.")
 @track_option
 @_JSON
@@ -549,17 +575,22 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
             f"({candles.index[0].date()} .. {candles.index[-1].date()}), "
             f"up to {settings.training.epochs} epochs per fold"
         )
+        from finance_demo import make_engine
+
         progress = _FoldProgress("backtest", opts["quiet"] or opts["as_json"])
+        engine = make_engine(opts["engine"], opts["workers"], opts["ray_address"])
         try:
-            report = run_backtest(
-                candles,
-                settings,
-                folds=opts["folds"],
-                retrain_every=opts["retrain_every"],
-                symbol=data.symbol,
-                interval=data.interval,
-                progress=progress,
-            )
+            with engine:
+                report = run_backtest(
+                    candles,
+                    settings,
+                    folds=opts["folds"],
+                    retrain_every=opts["retrain_every"],
+                    symbol=data.symbol,
+                    interval=data.interval,
+                    progress=progress,
+                    engine=engine,
+                )
         finally:
             progress.close()
         if report.interrupted:

@@ -94,7 +94,7 @@ def forecast(ctx: click.Context, **opts: Any) -> None:
         from finance_demo.forecast import completed_candles, ensure_model
         from finance_demo.forecast import forecast as run_forecast
 
-        from model import Model
+        from model import load_forecaster
 
         trained, label, ref = False, None, opts["model_ref"]
         registry = None
@@ -128,7 +128,7 @@ def forecast(ctx: click.Context, **opts: Any) -> None:
             if trained:
                 click.echo(f"trained and registered {entry.id}", err=True)
             path, label = entry.path, entry.id
-        model = Model.load(path)
+        model = load_forecaster(path)
         spec = spec_of(model)
         interval = spec.interval or opts["interval"] or "1d"
         if opts["interval"] and opts["interval"] != interval:

@@ -241,9 +241,10 @@ def plot_training(
     n_rows = 2 + len(horizons)
     fig, axes = plt.subplots(n_rows, 3, figsize=(15, 3.4 * n_rows), squeeze=False)
     ax = axes[0][0]
-    epochs = [int(r["epoch"]) for r in history]
-    ax.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
-    ax.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
+    if history and "train_loss" in history[0]:
+        epochs = [int(r["epoch"]) for r in history]
+        ax.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
+        ax.plot(epochs, [r["val_loss"] for r in history], marker="o", label="validation")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(
         xlabel="epoch", ylabel="Gaussian NLL (standardized returns)", title="loss (lower is better)"

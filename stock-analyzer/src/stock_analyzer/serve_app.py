@@ -134,7 +134,7 @@ class ModelCache:
             FileNotFoundError: The file is gone.
             ModelError: The file is not a loadable model.
         """
-        from model import Model
+        from model import load_forecaster
 
         stat = path.stat()
         version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
@@ -143,7 +143,7 @@ class ModelCache:
             if hit is not None and hit[0] == version:
                 self._models.move_to_end(path)
                 return hit[1]
-        model = Model.load(path)
+        model = load_forecaster(path)
         with self._lock:
             self.loads += 1
             self._models[path] = (version, model)
