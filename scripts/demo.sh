@@ -16,7 +16,8 @@ rm -f out/predictions.jsonl
 SA=.venv/bin/stock-analyzer
 echo "== train (stock-analyzer train --source sample --symbol ^GSPC --period max --interval 1d)"
 "$SA" train --source sample --symbol ^GSPC --period max --interval 1d \
-    --epochs "${EPOCHS:-20}" --seed 0 --output out/model.safetensors --plot out/train.png
+    --epochs "${EPOCHS:-20}" --seed 0 --output out/model.safetensors --plot out/train.png \
+    --registry out/models
 echo
 echo "== live loop on the held-out part (stock-analyzer predict --source replay --max-ticks 300 --recalibrate 250)"
 "$SA" predict --model out/model.safetensors --source replay --max-ticks 300 --recalibrate 250 \
