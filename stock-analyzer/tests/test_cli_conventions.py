@@ -234,3 +234,9 @@ def test_every_model_family_trains_predicts_and_shows(kind, tmp_path):
     assert live.exit_code == 0 and "ticks 4, predictions 4" in live.stdout, live.output
     info = run(["info", out])
     assert info.exit_code == 0 and "symbol: IBM" in info.stdout
+
+
+def test_a_repeated_symbol_is_an_error_not_a_silent_overwrite():
+    result = run(["fetch", "--source", "sample", "--symbol", "IBM", "--symbol", "MSFT"])
+    assert result.exit_code == 2
+    assert "--symbol was given 2 times (IBM, MSFT); give it once" in result.stderr

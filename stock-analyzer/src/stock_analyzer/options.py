@@ -35,6 +35,9 @@ __all__ = [
 #: :func:`settings_options` from ``finance_demo.settings_schema()``).
 SETTING_PARAMS: dict[str, str] = {}
 
+#: Settings whose flag may be given only once (a repeat would silently keep the last).
+_ONCE = {("data", "symbol")}
+
 #: The value of ``--num-threads none`` and other optional settings: ``null`` in a file.
 NULL = "none"
 
@@ -138,6 +141,9 @@ def settings_options(
             kind = {int: click.INT, float: click.FLOAT, str: click.STRING}[f.type]
         if f.optional and f.type is not str:
             kind = OrNull(kind)
+        if (f.section, f.name) in _ONCE:  # collected, so that a repeat is an error
+            decorators.append(click.option(f.flag, param, type=kind, multiple=True, help=help_text))
+            continue
         decorators.append(click.option(f.flag, param, type=kind, default=None, help=help_text))
 
     def apply(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -158,6 +164,16 @@ def merge_settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
 
     base = ctx.meta.get("settings") or Settings()
     given = {SETTING_PARAMS[k]: v for k, v in opts.items() if k in SETTING_PARAMS}
+    for key in [k for k in given if tuple(k.split(".", 1)) in _ONCE]:
+        values = given[key]
+        if isinstance(values, tuple):
+            if len(values) > 1:
+                flag = "--" + key.split(".", 1)[1].replace("_", "-")
+                raise click.UsageError(
+                    f"{flag} was given {len(values)} times ({', '.join(map(str, values))}); "
+                    "give it once"
+                )
+            given[key] = values[0] if values else None
     nulls = [key for key, value in given.items() if value == NULL]
     try:
         settings = settings_from_flags({k: v for k, v in given.items() if k not in nulls}, base)
