@@ -64,3 +64,26 @@ def test_the_process_engine_gives_the_same_report(tiny_config, tmp_path):
         body = json.loads(path.read_text())
         reports.append((body["metrics"], body["predictions"]))
     assert reports[0] == reports[1]
+
+
+def test_several_symbols_one_failing(tiny_config, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from stock_analyzer.cli import cli
+
+    watch = tmp_path / "watch.txt"
+    watch.write_text("# two samples and a symbol with no sample data\nIBM\n^GSPC\nNOPE\n")
+    report = tmp_path / "many.json"
+    argv = ["backtest", "--config", str(tiny_config), "--period", "2y", "--folds", "2", "-q"]
+    result = CliRunner().invoke(cli, [*argv, "--watchlist", str(watch), "--report", str(report)])
+    assert result.exit_code == 1, result.output  # one symbol failed: reported, not fatal
+    lines = result.stdout.splitlines()
+    assert any(x.startswith("IBM [h1]") for x in lines) and any(
+        x.startswith("^GSPC [h1]") for x in lines
+    )
+    assert any(x.startswith("NOPE: ") for x in lines)
+    body = json.loads(report.read_text())
+    assert set(body["reports"]) == {"IBM", "^GSPC"} and body["errors"][0]["symbol"] == "NOPE"
+    both = CliRunner().invoke(cli, [*argv, "--symbols", "IBM", "--watchlist", str(watch)])
+    assert both.exit_code == 2 and "mutually exclusive" in both.stderr

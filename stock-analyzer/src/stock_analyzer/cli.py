@@ -20,6 +20,7 @@ from stock_analyzer import __version__
 from stock_analyzer.forecast_cli import forecast as forecast_command
 from stock_analyzer.models_cli import ModelRef, models, open_registry, registry_option
 from stock_analyzer.options import (
+    CommaList,
     FiniteFloat,
     OneLineGroup,
     SourceType,
@@ -383,6 +384,53 @@ def train(ctx: click.Context, **opts: Any) -> None:
         click.echo(f"registered {entry.id} in {registry.root}")
 
 
+def _backtest_many(ctx: click.Context, opts: dict[str, Any]) -> None:
+    """``backtest --symbols A,B`` / ``--watchlist FILE``: one backtest per symbol."""
+    if opts["symbols"] and opts["watchlist"]:
+        raise click.UsageError("--symbols and --watchlist are mutually exclusive")
+    for flag in ("plot", "predictions", "track", "since"):
+        if opts[flag]:
+            raise click.UsageError(f"--{flag} works with one --symbol, not with several")
+    settings = merge_settings(ctx, opts)
+    data = settings.data
+    with user_errors(_OFFLINE):
+        from finance_demo import backtest_symbol, make_engine, read_watchlist, run_symbols
+
+        symbols = read_watchlist(opts["watchlist"]) if opts["watchlist"] else opts["symbols"]
+        quiet = opts["quiet"] or opts["as_json"]
+
+        def progress(done: int, total: int, symbol: str, ok: bool) -> None:
+            if not quiet:
+                _echo_err(f"symbol {done}/{total}: {symbol} {'done' if ok else 'FAILED'}")
+
+        options = {"folds": opts["folds"], "retrain_every": opts["retrain_every"]}
+        with make_engine(opts["engine"], opts["workers"], opts["ray_address"]) as engine:
+            result = run_symbols(
+                backtest_symbol,
+                symbols,
+                engine,
+                progress=progress,
+                settings=settings,
+                source=data.source,
+                period=data.period,
+                interval=data.interval,
+                **options,
+            )
+        reports = {s: r.to_dict(predictions=False) for s, r in result.results.items()}
+        if opts["report"]:
+            body = {"reports": reports, "errors": result.errors, "seconds": result.seconds}
+            _write_text(opts["report"], json.dumps(body, indent=1) + "\n")
+    from stock_analyzer.render import many_backtests_table
+
+    to_stderr = opts["report"] == "-"
+    if opts["as_json"]:
+        click.echo(_dump({"reports": reports, "errors": result.errors}), nl=False, err=to_stderr)
+    else:
+        click.echo(many_backtests_table(result.results, result.errors), err=to_stderr)
+    if result.errors:
+        ctx.exit(1)
+
+
 def _replay_start(value: str | None) -> Any:
     if value is None:
         return None
@@ -543,6 +591,17 @@ class _FoldProgress(_Progress):
 )
 @click.option("--workers", type=_POSITIVE, help="Processes or Ray tasks at once (default: cores).")
 @click.option("--ray-address", help="An existing Ray cluster (default: start a local one).")
+@click.option(
+    "--symbols",
+    type=CommaList(str),
+    help="Several symbols (A,B,C), one backtest each, run on the engine; a failing symbol "
+    "is reported and the others go on.",
+)
+@click.option(
+    "--watchlist",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file of symbols, one a line ('#' comments), instead of --symbols.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-fold progress.")
 @track_option
 @_JSON
@@ -555,6 +614,9 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
     """
     if opts["folds"] is not None and opts["retrain_every"] is not None:
         raise click.UsageError("--folds and --retrain-every are mutually exclusive")
+    if opts["symbols"] or opts["watchlist"]:
+        _backtest_many(ctx, opts)
+        return
     settings = _settings(ctx, opts)
     data = settings.data
     fetcher = _fetcher(

@@ -15,6 +15,7 @@ __all__ = [
     "evaluation_table",
     "format_info",
     "grid",
+    "many_backtests_table",
     "num",
     "pct",
     "plot_backtest",
@@ -395,6 +396,41 @@ def backtest_table(report: Any) -> str:
             "the scores cover those folds only"
         )
     return "\n\n".join(blocks)
+
+
+def many_backtests_table(reports: dict[str, Any], errors: list[dict[str, str]]) -> str:
+    """One row per symbol of several backtests (first horizon), then the failed symbols.
+
+    Args:
+        reports: ``symbol -> BacktestReport``.
+        errors: ``{"symbol", "error"}`` of the symbols that failed.
+
+    Returns:
+        The table, and one ``SYMBOL: reason`` line per failure.
+    """
+    rows = [
+        ("symbol", "samples", "MAE lstm", "persist.", "skill", "coverage", "Winkler lstm",
+         "EWMA", "GARCH"),
+    ]  # fmt: skip
+    for symbol, report in reports.items():
+        name, m = next(iter(report.metrics.items()))
+        points, bands = m["points"], m["intervals"]
+        rows.append(
+            (
+                f"{symbol} [{name}]",
+                str(m["samples"]),
+                num(points["lstm"]["mae"], ".6f"),
+                num(points["persistence"]["mae"], ".6f"),
+                pct(points["lstm"]["skill"]),
+                pct(bands["lstm"]["coverage"]),
+                num(bands["lstm"]["winkler"], ".5f"),
+                num((bands.get("ewma") or {}).get("winkler"), ".5f"),
+                num((bands.get("garch") or {}).get("winkler"), ".5f"),
+            )
+        )
+    lines = grid(rows) if len(rows) > 1 else ["no symbol finished"]
+    lines += [f"{e['symbol']}: {e['error']}" for e in errors]
+    return "\n".join(lines)
 
 
 def plot_backtest(report: Any, path: Any, last: int = 250) -> None:
