@@ -9,7 +9,7 @@ import numpy as np
 from finance_demo.dataset import build_dataset
 from finance_demo.system import spec_of
 
-__all__ = ["batch_predict", "holdout_predictions"]
+__all__ = ["batch_predict", "holdout_predictions", "predict_dataset"]
 
 
 def batch_predict(model: Any, candles: Any, level: float | None = None) -> Any:
@@ -29,14 +29,27 @@ def batch_predict(model: Any, candles: Any, level: float | None = None) -> Any:
     Raises:
         InsufficientDataError: Fewer candles than one input sequence needs.
     """
-    import pandas as pd
     from feature_extraction import FeatureExtraction
 
     pipeline = spec_of(model)
-    if level is None:
-        level = pipeline.level
     features = FeatureExtraction.from_config(pipeline.features)
     data = build_dataset(candles, pipeline, features)
+    return predict_dataset(model, data, pipeline.level if level is None else level)
+
+
+def predict_dataset(model: Any, data: Any, level: float) -> Any:
+    """:func:`batch_predict` on an already built :class:`~finance_demo.Dataset`.
+
+    Args:
+        model: A trained forecaster.
+        data: ``build_dataset`` output for this model's spec.
+        level: Interval level.
+
+    Returns:
+        The same frame as :func:`batch_predict`.
+    """
+    import pandas as pd
+
     fc = model.forecast(data.X, level=level)
     n, h = data.y.shape
     mean, lower, upper = (

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from finance_demo.batch import batch_predict
+from finance_demo.batch import predict_dataset
 from finance_demo.dataset import build_dataset, split_dataset
 from finance_demo.errors import PipelineError
 from finance_demo.system import spec_of
@@ -72,6 +72,11 @@ def prediction_rows(model: Any, candles: Any) -> Any:
         later; ``split`` is ``train``, ``validation``, ``test``, ``purged`` or
         ``unlabeled``.
     """
+    return _labelled_rows(model, candles)[0]
+
+
+def _labelled_rows(model: Any, candles: Any) -> tuple[Any, Any]:
+    """:func:`prediction_rows` and the dataset it was built from (built once)."""
     spec = spec_of(model)
     meta = model.metadata or {}
     val_fraction = (meta.get("training") or {}).get("val_fraction")
@@ -80,7 +85,7 @@ def prediction_rows(model: Any, candles: Any) -> Any:
         raise PipelineError("the model file does not record its split (val/test fractions)")
     data = build_dataset(candles, spec)
     train, val, test = split_dataset(data, val_fraction, test_fraction, spec.step_size)
-    rows = batch_predict(model, candles)
+    rows = predict_dataset(model, data, spec.level)
     labels = np.full(len(data), "purged", dtype=object)
     position = {int(t): i for i, t in enumerate(data.ticks)}
     for name, part in (("train", train), ("validation", val), ("test", test)):
@@ -91,7 +96,7 @@ def prediction_rows(model: Any, candles: Any) -> Any:
     rows.insert(1, "target_time", _target_times(candles, ticks, rows["horizon"].to_numpy()))
     rows.insert(2, "split", labels[[position[int(t)] for t in ticks]])
     rows["realized_price"] = rows["close"].to_numpy() * np.exp(rows["realized_return"].to_numpy())
-    return rows[list(EXPORT_COLUMNS)].reset_index(drop=True)
+    return rows[list(EXPORT_COLUMNS)].reset_index(drop=True), data
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float | None:
@@ -267,12 +272,11 @@ def coverage_by_level(
     Returns:
         ``{"h<H>": [(level, coverage), ...]}`` (empty when the split has no outcome).
     """
-    base = prediction_rows(model, candles)
+    base, data = _labelled_rows(model, candles)
     keep = ((base["split"] == split) & np.isfinite(base["realized_return"])).to_numpy()
     out: dict[str, list[tuple[float, float]]] = {}
     for level in levels:
-        rows = batch_predict(model, candles, level=level)
-        rows = rows[keep[: len(rows)]] if len(rows) == len(keep) else rows.iloc[0:0]
+        rows = predict_dataset(model, data, level)[keep]
         for h, part in rows.groupby("horizon"):
             y = part["realized_return"].to_numpy()
             inside = (part["lower_return"].to_numpy() <= y) & (y <= part["upper_return"].to_numpy())

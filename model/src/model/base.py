@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from model.calibration import ConformalCalibration
+from model.common import Forecast, ForecastChecks
 from model.config import ModelConfig, TrainConfig
-from model.core import Forecast
 from model.errors import ModelFileError
 from model.fileformat import ModelHeader, excerpt, read_header, read_tensors, write_file
 from model.persistence import check_tensors, encode_file, header_fields
@@ -18,7 +18,7 @@ from model.persistence import check_tensors, encode_file, header_fields
 __all__ = ["ForecasterBase"]
 
 
-class ForecasterBase:
+class ForecasterBase(ForecastChecks):
     """Shared plumbing of the non-LSTM forecasters (the LSTM, ``Model``, has its own).
 
     A subclass sets ``kind``, ``config`` (a ``ModelConfig``: ``input_dim``, ``seq_len``,
@@ -40,37 +40,11 @@ class ForecasterBase:
         self.created: str | None = None
 
     @property
-    def horizons(self) -> tuple[int, ...]:
-        """The forecast horizons (ticks), one output column each."""
-        return self.config.horizons
-
-    @property
     def is_trained(self) -> bool:
         """Whether ``fit`` ran (or a trained forecaster was loaded)."""
         return bool(self.training_summary)
 
     # -- checks ---------------------------------------------------------------------------
-
-    def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 3 or X.shape[2] != self.config.input_dim or X.shape[1] == 0:
-            raise ValueError(
-                f"{name} must have shape (N, seq_len, {self.config.input_dim}), got {X.shape}"
-            )
-        if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
-            raise ValueError(f"{name} must contain finite numbers only")
-        return X
-
-    def _check_y(self, y: Any, n: int, name: str = "y") -> np.ndarray:
-        y = np.asarray(y, dtype=np.float64)
-        h = self.config.n_outputs
-        if y.ndim == 1 and h == 1:
-            y = y[:, None]
-        if y.ndim != 2 or y.shape != (n, h):
-            raise ValueError(f"{name} must have shape ({n},) or ({n}, {h}), got {y.shape}")
-        if not np.isfinite(y).all():
-            raise ValueError(f"{name} must contain finite numbers only")
-        return y
 
     def _split(
         self, X: Any, y: Any, config: TrainConfig, X_val: Any, y_val: Any
@@ -107,37 +81,6 @@ class ForecasterBase:
         return self._check_X(seq[None], "seq")
 
     # -- inference ------------------------------------------------------------------------
-
-    def _mean_sigma(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
-
-    def _with_interval(self, mu: np.ndarray, sigma: np.ndarray, level: float) -> Forecast:
-        q = self.calibration.quantile(level, self.config.n_outputs)
-        return Forecast(mu, sigma, mu - q * sigma, mu + q * sigma)
-
-    def calibrate(self, X: Any, y: Any) -> None:
-        """(Re)calibrate the intervals on held-out data: scores ``|y - mean| / sigma``.
-
-        Args:
-            X: ``(n, seq_len, input_dim)`` features not used for fitting.
-            y: ``(n,)`` or ``(n, H)`` outcomes.
-        """
-        X = self._check_X(X)
-        y = self._check_y(y, X.shape[0])
-        self.calibration = ConformalCalibration.from_residuals(y, *self._mean_sigma(X))
-
-    def update_calibration(self, X: Any, y: Any, window: int | None = 250) -> None:
-        """Add newly observed outcomes to the calibration, keeping the latest ``window``.
-
-        Args:
-            X: ``(m, seq_len, input_dim)`` features of the new outcomes.
-            y: ``(m,)`` or ``(m, H)`` the outcomes.
-            window: How many of the most recent scores to keep (``None``: all).
-        """
-        X = self._check_X(X)
-        y = self._check_y(y, X.shape[0])
-        mean, sigma = self._mean_sigma(X)
-        self.calibration = self.calibration.update(np.abs(y - mean) / sigma, window)
 
     def predict(self, X: Any) -> np.ndarray:
         """Mean log returns of a batch, ``(N, H)``.

@@ -26,6 +26,29 @@ DEFAULT_BATCH_SIZE = 256
 _C = TypeVar("_C")
 
 
+class _DictConfig:
+    """``to_dict``/``from_dict`` of the frozen configs (tuples are written as lists)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-able dict (``from_dict`` rebuilds the config)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
+        """Build a config from ``to_dict`` output (strict: known field names only).
+
+        Args:
+            data: Field names to values (missing ones keep their defaults).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: Not a mapping, an unknown key or a bad value.
+        """
+        return _from_dict(cls, data)
+
+
 def _from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
     """Build ``cls`` from a mapping of field names (strict: no other container, no other key).
 
@@ -113,7 +136,7 @@ MAX_LSTM_PARAMETERS = 50_000_000
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_DictConfig):
     """Architecture of the network: LSTM, last timestep (or attention), two heads.
 
     Integer fields take an ``int`` (never a bool, never a float such as ``3.0``: a YAML
@@ -235,34 +258,9 @@ class ModelConfig:
         """Number of horizons, i.e. mean outputs (and as many log-variance outputs)."""
         return len(self.horizons)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict; ``ModelConfig.from_dict`` rebuilds the config.
-
-        Returns:
-            The fields, with ``horizons`` as a list.
-        """
-        d = asdict(self)
-        d["horizons"] = list(self.horizons)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build a config from ``to_dict`` output, naming unknown keys.
-
-        Args:
-            data: A mapping of field names to values (missing ones keep their defaults).
-
-        Returns:
-            The validated config.
-
-        Raises:
-            ValueError: An unknown key or a bad value.
-        """
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_DictConfig):
     """Settings of one training run (see ``Model.train``).
 
     Integer fields take an ``int`` (never a bool or a float such as ``3.0``); float
@@ -334,25 +332,6 @@ class TrainConfig:
             if not good:
                 raise ValueError(f"{name} must be {words}, got {_shown(value)}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-able dict (``TrainConfig.from_dict`` rebuilds it)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build a config from a mapping of field names, naming unknown keys.
-
-        Args:
-            data: Field names to values (missing ones keep their defaults).
-
-        Returns:
-            The validated config.
-
-        Raises:
-            ValueError: An unknown key or a bad value.
-        """
-        return _from_dict(cls, data)
-
 
 def _unit(name: str, value: Any, low_open: bool = True) -> float:
     """A finite number in ``(0, 1]`` (or ``[0, 1]`` with ``low_open=False``)."""
@@ -364,7 +343,7 @@ def _unit(name: str, value: Any, low_open: bool = True) -> float:
 
 
 @dataclass(frozen=True)
-class TreeConfig:
+class TreeConfig(_DictConfig):
     """LightGBM settings of a tree forecaster (``kind`` ``"gbdt"`` or ``"rf"``).
 
     The trees see the last ``seq_len`` feature vectors flattened (``seq_len * input_dim``
@@ -424,28 +403,9 @@ class TreeConfig:
                 f"{self.n_estimators * self.num_leaves}"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-able dict (``TreeConfig.from_dict`` rebuilds it)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TreeConfig:
-        """Build a config from a mapping of field names, naming unknown keys.
-
-        Args:
-            data: Field names to values (missing ones keep their defaults).
-
-        Returns:
-            The validated config.
-
-        Raises:
-            ValueError: An unknown key or a bad value.
-        """
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
+class Seq2SeqConfig(_DictConfig):
     """The seq2seq forecaster's own settings (its sizes come from ``ModelConfig``).
 
     An LSTM encoder reads the sequence; an LSTM decoder emits one step per horizon index,
@@ -493,32 +453,13 @@ class Seq2SeqConfig:
             self.teacher_forcing_end - self.teacher_forcing_start
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-able dict (``Seq2SeqConfig.from_dict`` rebuilds it)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Seq2SeqConfig:
-        """Build a config from a mapping of field names, naming unknown keys.
-
-        Args:
-            data: Field names to values (missing ones keep their defaults).
-
-        Returns:
-            The validated config.
-
-        Raises:
-            ValueError: An unknown key or a bad value.
-        """
-        return _from_dict(cls, data)
-
 
 #: Most members an ensemble may have.
 MAX_MEMBERS = 64
 
 
 @dataclass(frozen=True)
-class EnsembleConfig:
+class EnsembleConfig(_DictConfig):
     """How an ensemble blends its members' forecasts.
 
     Args:
@@ -578,24 +519,3 @@ class EnsembleConfig:
             raise ValueError(f"weights has {len(self.weights)} values for {n} members")
         total = sum(self.weights)
         return tuple(v / total for v in self.weights)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-able dict (``EnsembleConfig.from_dict`` rebuilds it)."""
-        d = asdict(self)
-        d["weights"] = None if self.weights is None else list(self.weights)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EnsembleConfig:
-        """Build a config from a mapping of field names, naming unknown keys.
-
-        Args:
-            data: Field names to values (missing ones keep their defaults).
-
-        Returns:
-            The validated config.
-
-        Raises:
-            ValueError: An unknown key or a bad value.
-        """
-        return _from_dict(cls, data)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from model.core import Forecast, Model
+from model.common import Forecast
+from model.core import Model
 from model.ensemble import EnsembleForecaster
 from model.errors import ModelFileError
 from model.fileformat import ModelHeader, read_header

@@ -320,8 +320,14 @@ def train(ctx: click.Context, **opts: Any) -> None:
         warning = few_samples(ds["train"], ds["test"])
         if warning:
             _echo_err(f"warning: {warning}")
-        rows = prediction_rows(model, candles)
-        scores = {"test": prediction_metrics(rows[rows["split"] == "test"], spec.level)}
+        # every prediction over the history: only when a file, plot or run needs it
+        needed = output is not None or opts["predictions"] or opts["plot"] or run is not None
+        rows = prediction_rows(model, candles) if needed else None
+        scores = (
+            {"test": prediction_metrics(rows[rows["split"] == "test"], spec.level)}
+            if rows is not None
+            else {}
+        )
         written = []
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
