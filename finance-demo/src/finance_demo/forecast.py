@@ -210,7 +210,8 @@ def forecast(
     for the regime), so the work does not grow with the history.
 
     Args:
-        model: A model trained by :func:`finance_demo.train_model`.
+        model: A model trained by :func:`finance_demo.train_model`, or a global one of
+            :func:`finance_demo.train_global` (``symbol`` says which of its symbols).
         candles: Completed candles of the model's interval, oldest first.
         level: Interval level (default: the model's).
         horizons: Only these of the model's horizons (default: all).
@@ -229,8 +230,10 @@ def forecast(
     from model.calibration import check_level
 
     from finance_demo.dataset import build_dataset
+    from finance_demo.global_model import bind_symbol
     from finance_demo.system import spec_of
 
+    model = bind_symbol(model, symbol)
     spec = spec_of(model)
     level = spec.level if level is None else level
     try:

@@ -176,6 +176,7 @@ def train_symbol(
     source: str = "sample",
     period: str | None = None,
     interval: str | None = "1d",
+    kind: str = "lstm",
 ) -> Any:
     """Fetch one symbol's candles with ``data_fetcher.Fetcher`` and train a model on them.
 
@@ -186,14 +187,15 @@ def train_symbol(
         period: Fetcher period (``None``: the source's default).
         interval: Candle interval (default ``"1d"``, as ``DataConfig``; ``None``: the
             data's native one, inferred from the stamps and recorded).
+        kind: The model family (``lstm``, ``seq2seq``, ``gbdt``, ``rf``, ``ensemble``).
 
     Returns:
-        The trained ``model.Model`` (see :func:`~finance_demo.train_model`).
+        The trained forecaster (see :func:`~finance_demo.train_model`).
     """
     from finance_demo.training import train_model
 
     candles, interval = _candles(symbol, source, period, interval)
-    return train_model(candles, settings, symbol, interval)
+    return train_model(candles, settings, symbol, interval, kind=kind)
 
 
 def backtest_symbol(

@@ -377,7 +377,7 @@ class Registry:
             pipeline = pipeline if isinstance(pipeline, dict) else {}
             for _ in range(100):
                 entry_id = model_id(
-                    pipeline.get("symbol"),
+                    pipeline.get("symbol") or ("global" if "global" in header.metadata else None),
                     pipeline.get("interval"),
                     header.created,
                     secrets.token_hex(2),

@@ -37,13 +37,20 @@ def spec_of(model: Any) -> PipelineSpec:
 
     Raises:
         ForeignModelError: The model has no pipeline spec (it was not trained by this
-            package), or the spec is broken (one line naming the field).
+            package), the spec is broken (one line naming the field), or the model is a
+            global one (:func:`~finance_demo.train_global`) not yet bound to a symbol.
     """
     meta = getattr(model, "metadata", None) or {}
     raw = meta.get("pipeline") if isinstance(meta, dict) else None
     if raw is None:
         raise ForeignModelError(
             "the model was not written by 'stock-analyzer train' (no pipeline spec)"
+        )
+    if isinstance(meta, dict) and isinstance(meta.get("global"), dict):
+        symbols = meta["global"].get("symbols") or []
+        raise ForeignModelError(
+            f"a global model of {len(symbols)} symbols: bind it to one first "
+            "(finance_demo.bind_symbol; on the command line, --symbol)"
         )
     try:
         return PipelineSpec.from_dict(raw, model.config)

@@ -92,6 +92,73 @@ def data_options(command: Any) -> Any:
 pipeline_options = settings_options(("buffer", "features", "model", "training", "evaluation"))
 
 
+def engine_options(what: str) -> Any:
+    """``--engine``, ``--workers``, ``--ray-address`` (train, backtest)."""
+
+    def decorate(command: Any) -> Any:
+        for option in reversed(
+            [
+                click.option(
+                    "--engine",
+                    type=click.Choice(["serial", "process", "ray"]),
+                    default="serial",
+                    show_default=True,
+                    help=f"Where {what} run: here, one process per core, or a Ray cluster "
+                    "(the same results bit for bit).",
+                ),
+                click.option(
+                    "--workers",
+                    type=_POSITIVE,
+                    help="Processes or Ray tasks at once (default: cores).",
+                ),
+                click.option(
+                    "--ray-address", help="An existing Ray cluster (default: start a local one)."
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def symbols_options(what: str) -> Any:
+    """``--symbols``, ``--watchlist``, ``--global``, ``--embedding`` (train, backtest)."""
+
+    def decorate(command: Any) -> Any:
+        for option in reversed(
+            [
+                click.option(
+                    "--symbols",
+                    type=CommaList(str),
+                    help=f"Several symbols (A,B,C), {what}, run on the engine; a failing "
+                    "symbol is reported and the others go on.",
+                ),
+                click.option(
+                    "--watchlist",
+                    type=click.Path(exists=True, dir_okay=False),
+                    help="A file of symbols, one a line ('#' comments), instead of --symbols.",
+                ),
+                click.option(
+                    "--global",
+                    "global_model",
+                    is_flag=True,
+                    help="One global model over all the symbols (per-symbol scaling).",
+                ),
+                click.option(
+                    "--embedding/--no-embedding",
+                    default=True,
+                    show_default=True,
+                    help="With --global: give the network each symbol's one-hot code.",
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -191,6 +258,12 @@ def fetch(ctx: click.Context, **opts: Any) -> None:
     )
 
 
+def _one_symbol_only(opts: dict[str, Any]) -> None:
+    """``--global`` needs ``--symbols``/``--watchlist``; ``--engine`` there too (train)."""
+    if opts.get("global_model"):
+        raise click.UsageError("--global needs several symbols: --symbols A,B or --watchlist FILE")
+
+
 def _settings(ctx: click.Context, opts: dict[str, Any]) -> Any:
     """Merge ``--config`` with the flags given (flag > file > default) into ``Settings``."""
     settings = merge_settings(ctx, opts)
@@ -272,6 +345,8 @@ class _EpochProgress(_Progress):
     help="Model family: the LSTM, an LSTM encoder-decoder with attention, LightGBM "
     "boosting or random forest on the flattened sequences, or an LSTM+gbdt blend.",
 )
+@symbols_options("one model each (--global: one model for all)")
+@engine_options("the symbols")
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress.")
 @track_option
 @_JSON
@@ -280,6 +355,12 @@ def train(ctx: click.Context, **opts: Any) -> None:
     """Train an LSTM on a history and evaluate it on the held-out last part."""
     if opts["output"] == "-":
         raise click.BadParameter("the model file needs a path, not '-'", param_hint="'--output'")
+    if opts["symbols"] or opts["watchlist"]:
+        from stock_analyzer.multi_cli import train_many
+
+        train_many(ctx, opts, _EpochProgress("training", opts["quiet"] or opts["as_json"]))
+        return
+    _one_symbol_only(opts)
     settings = _settings(ctx, opts)
     data = settings.data
     register = opts["register"]
@@ -505,7 +586,7 @@ def predict(**opts: Any) -> None:
     from stock_analyzer.render import prediction_line, summary_text
 
     with user_errors(_OFFLINE_LIVE):
-        from finance_demo import Activator, System
+        from finance_demo import Activator, System, bind_symbol
 
         from model import load_forecaster
 
@@ -519,7 +600,7 @@ def predict(**opts: Any) -> None:
             ref = open_registry(opts["registry"]).resolve(
                 ref, symbol=opts["symbol"], interval=opts["interval"]
             )
-        model = load_forecaster(ref)
+        model = bind_symbol(load_forecaster(ref), opts["symbol"])  # a global model: one symbol
         system = System(model)  # refuses a model file 'train' did not write
         spec = system.pipeline
         interval = opts["interval"] or spec.interval or "1d"
@@ -587,27 +668,8 @@ class _FoldProgress(_Progress):
     type=click.Path(dir_okay=False),
     help="Export every out-of-sample prediction with its fold (.csv, .csv.gz, .parquet).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["serial", "process", "ray"]),
-    default="serial",
-    show_default=True,
-    help="Where the folds run: here, one process per core, or a Ray cluster (the same "
-    "report bit for bit).",
-)
-@click.option("--workers", type=_POSITIVE, help="Processes or Ray tasks at once (default: cores).")
-@click.option("--ray-address", help="An existing Ray cluster (default: start a local one).")
-@click.option(
-    "--symbols",
-    type=CommaList(str),
-    help="Several symbols (A,B,C), one backtest each, run on the engine; a failing symbol "
-    "is reported and the others go on.",
-)
-@click.option(
-    "--watchlist",
-    type=click.Path(exists=True, dir_okay=False),
-    help="A file of symbols, one a line ('#' comments), instead of --symbols.",
-)
+@engine_options("the folds and symbols")
+@symbols_options("one backtest each (--global: a global model beside them)")
 @click.option("--quiet", "-q", is_flag=True, help="No per-fold progress.")
 @track_option
 @_JSON
@@ -621,8 +683,14 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
     if opts["folds"] is not None and opts["retrain_every"] is not None:
         raise click.UsageError("--folds and --retrain-every are mutually exclusive")
     if opts["symbols"] or opts["watchlist"]:
+        if opts["global_model"]:
+            from stock_analyzer.multi_cli import backtest_global_command
+
+            backtest_global_command(ctx, opts, None)
+            return
         _backtest_many(ctx, opts)
         return
+    _one_symbol_only(opts)
     settings = _settings(ctx, opts)
     data = settings.data
     fetcher = _fetcher(
@@ -718,9 +786,15 @@ def info(model_path: str, as_json: bool) -> None:
     if raw is None:
         problem = "none recorded (not written by 'stock-analyzer train')"
     else:
+        config, glob = header.config, header.metadata.get("global")
+        if isinstance(glob, dict) and glob.get("embedding"):  # the symbols' one-hot inputs
+            import dataclasses
+
+            n_codes = len(glob.get("symbols") or [])
+            config = dataclasses.replace(config, input_dim=max(1, config.input_dim - n_codes))
         try:
-            spec = PipelineSpec.from_dict(raw, header.config)
-        except SettingsError as exc:
+            spec = PipelineSpec.from_dict(raw, config)
+        except (SettingsError, ValueError) as exc:
             problem = f"broken ({exc})"
     if as_json:
         body = {

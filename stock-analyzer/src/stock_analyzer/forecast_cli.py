@@ -90,7 +90,7 @@ def forecast(ctx: click.Context, **opts: Any) -> None:
         return fetched["candles"]
 
     with user_errors(_OFFLINE):
-        from finance_demo import spec_of
+        from finance_demo import bind_symbol, spec_of
         from finance_demo.forecast import completed_candles, ensure_model
         from finance_demo.forecast import forecast as run_forecast
 
@@ -128,7 +128,7 @@ def forecast(ctx: click.Context, **opts: Any) -> None:
             if trained:
                 click.echo(f"trained and registered {entry.id}", err=True)
             path, label = entry.path, entry.id
-        model = load_forecaster(path)
+        model = bind_symbol(load_forecaster(path), opts["symbol"])  # a global model: one symbol
         spec = spec_of(model)
         interval = spec.interval or opts["interval"] or "1d"
         if opts["interval"] and opts["interval"] != interval:

@@ -109,7 +109,19 @@ def format_info(path: str, header: Any, spec: Any, problem: str | None = None) -
     """
     meta = header.metadata
     lines = [f"model file: {path}"]
-    if spec is not None:
+    glob = meta.get("global") if isinstance(meta.get("global"), dict) else None
+    if glob is not None:
+        symbols = [str(s) for s in glob.get("symbols") or []]
+        shown = ", ".join(symbols[:20]) + (
+            f" and {len(symbols) - 20} more" if len(symbols) > 20 else ""
+        )
+        lines.append(
+            f"global model of {len(symbols)} symbols: {shown} (symbol embedding "
+            f"{'on' if glob.get('embedding') else 'off'}; forecast one with --symbol)"
+        )
+        if spec is not None:
+            lines.append(f"interval: {spec.interval}")
+    elif spec is not None:
         lines += [f"symbol: {spec.symbol}", f"interval: {spec.interval}"]
     lines.append(f"created: {header.created}")
     if spec is not None:
@@ -135,7 +147,12 @@ def format_info(path: str, header: Any, spec: Any, problem: str | None = None) -
             f", val_loss {num(last.get('val_loss'), '.4f')}"
         )
     evaluation = meta.get("evaluation")
-    if evaluation:
+    if evaluation and glob is not None and isinstance(evaluation, dict):
+        from stock_analyzer.render_multi import trained_table
+
+        lines.append("test evaluation per symbol:")
+        lines.append(trained_table(evaluation, {}, []))
+    elif evaluation:
         lines.append("test evaluation:")
         lines.append(evaluation_table(evaluation, spec.price_decimals if spec else 2))
     return "\n".join(lines)

@@ -455,7 +455,7 @@ def create_app(
 
     def compute(req: ForecastRequest) -> bytes:
         """Look the model up, load it (cached), fetch the candles (cached) and forecast."""
-        from finance_demo import spec_of
+        from finance_demo import bind_symbol, spec_of
         from finance_demo.forecast import forecast
 
         one_torch_thread()
@@ -465,6 +465,7 @@ def create_app(
                 model = models.get(entry.path)
             except FileNotFoundError:
                 raise HTTPException(404, f"model {entry.id} was deleted") from None
+            model = bind_symbol(model, req.symbol)  # a global model: the asked symbol's
             spec = spec_of(model)
             interval = spec.interval or req.interval or "1d"
             if req.interval is not None and req.interval != interval:
