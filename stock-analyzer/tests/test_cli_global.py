@@ -1,0 +1,111 @@
+"""``train --symbols [--global]``, ``backtest --symbols --global`` and a global model in use."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from stock_analyzer.cli import cli
+
+TINY = ["--source", "sample", "--epochs", "1", "--hidden-dim", "8", "--num-layers", "1"]
+TINY += ["--seq-len", "6", "--buffer-size", "20", "--window-size", "4"]
+
+
+def run(argv):
+    return CliRunner().invoke(cli, [str(a) for a in argv])
+
+
+@pytest.fixture(scope="module")
+def trained_global(tmp_path_factory):
+    registry = tmp_path_factory.mktemp("global-registry")
+    out = registry.parent / "global.safetensors"
+    argv = ["train", *TINY, "--symbols", "^GSPC,IBM,NOPE", "--global", "--registry", registry]
+    result = run([*argv, "-o", out, "-q"])
+    return registry, out, result
+
+
+def test_train_global_one_file_a_failing_symbol_reported(trained_global):
+    registry, out, result = trained_global
+    assert result.exit_code == 1, result.output  # NOPE failed, the others trained
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["symbol", "test", "samples", "MAE"]
+    assert lines[2].startswith("^GSPC [h1]") and lines[3].startswith("IBM [h1]")
+    assert lines[4].startswith("NOPE: no sample data for symbol 'NOPE'")
+    model_id = lines[2].split()[-1]
+    assert model_id.startswith("global-1d-") and lines[3].split()[-1] == model_id
+    assert out.is_file() and (registry / f"{model_id}.safetensors").is_file()
+    info = run(["info", out])
+    assert info.exit_code == 0, info.output
+    assert "global model of 2 symbols: ^GSPC, IBM (symbol embedding on" in info.stdout
+    assert "test evaluation per symbol:" in info.stdout
+
+
+def test_a_global_model_forecasts_and_predicts_the_symbol_asked(trained_global):
+    out = trained_global[1]
+    fc = run(["forecast", "--model", out, "--symbol", "IBM", "--source", "sample", "--json"])
+    assert fc.exit_code == 0, fc.output
+    body = json.loads(fc.stdout)
+    assert body["symbol"] == "IBM" and body["time"].startswith("2013-03-01")
+    argv = ["predict", "--model", out, "--symbol", "^GSPC", "--source", "replay"]
+    live = run([*argv, "--max-ticks", "20", "--json"])
+    assert live.exit_code == 0, live.output
+    summary = json.loads(live.stdout.strip().splitlines()[-1])
+    assert summary["predictions"] == 20
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["forecast", "--source", "sample"], "a global model of 2 symbols (^GSPC, IBM): say which"),
+        (["forecast", "--source", "sample", "--symbol", "MSFT"], "does not know 'MSFT'"),
+        (["predict", "--source", "replay"], "a global model of 2 symbols (^GSPC, IBM)"),
+    ],
+)
+def test_a_global_model_without_a_known_symbol_is_one_line(trained_global, argv, message):
+    _, out, _ = trained_global
+    result = run([*argv, "--model", out])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+
+
+def test_train_symbols_one_model_each(tmp_path):
+    argv = ["train", *TINY, "--symbols", "^GSPC,IBM", "--registry", tmp_path, "--json"]
+    result = run(argv)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert set(body["model_ids"]) == {"^GSPC", "IBM"} and body["errors"] == []
+    assert body["model_ids"]["IBM"].startswith("IBM-1d-")
+    listed = run(["models", "list", "--registry", tmp_path])
+    assert listed.stdout.count("-1d-") == 2
+
+
+def test_backtest_global_table_and_report(tmp_path):
+    report = tmp_path / "global.json"
+    argv = ["backtest", *TINY, "--symbols", "^GSPC,IBM", "--global", "--folds", "2"]
+    result = run([*argv, "--period", "max", "--report", report, "-q"])
+    assert result.exit_code == 0, result.output
+    assert "MAE global" in result.stdout and "global vs per-symbol at 5%" in result.stdout
+    data = json.loads(report.read_text())
+    assert [r["symbol"] for r in data["rows"]] == ["^GSPC", "IBM"] and data["folds"] == 2
+    assert data["errors"] == []
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--global", "--symbol", "^GSPC"], "--global needs several symbols"),
+        (["backtest", "--global", "--symbol", "^GSPC"], "--global needs several symbols"),
+        (["train", "--symbols", "^GSPC,IBM", "-o", "x.safetensors"], "--output names one model"),
+        (["train", "--symbols", "^GSPC,IBM", "--no-register"], "need the registry"),
+        (["train", "--symbols", "^GSPC,^gspc", "--global"], "listed twice"),
+        (["train", "--symbols", "^GSPC,IBM", "--plot", "x.png"], "--plot works with one"),
+        (["backtest", "--symbols", "^GSPC,IBM", "--global", "--retrain-every", "50"],
+         "--retrain-every is per symbol"),
+        (["train", "--symbols", "NOPE,NADA", "--global"], "no symbol could be fetched"),
+    ],
+)  # fmt: skip
+def test_multi_symbol_usage_errors(argv, message, tmp_path):
+    registry = ["--registry", tmp_path] if argv[0] == "train" else []
+    result = run([*argv, "--source", "sample", *registry])
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    assert message in result.stderr, result.stderr
