@@ -7,9 +7,13 @@ The peers (NeuralForecast, Darts) train one network on the windows of many serie
   mean and std, and its targets divided by that symbol's training-part std per horizon
   (so a quiet currency pair and a volatile stock weigh alike in the loss; a zero return
   stays zero, so persistence is still the model's "no change");
-- with ``embedding=True`` a one-hot code of the symbol is appended to every timestep: the
+- with ``embedding=True`` a code of the symbol is appended to every timestep: the
   network's first layer multiplies it by a learned matrix, which is a symbol embedding
-  (of the layer's width) learned with everything else;
+  (of the layer's width) learned with everything else. Up to :data:`CODE_DIM` symbols
+  the code is one-hot; beyond, each symbol gets a fixed random Gaussian code of
+  ``CODE_DIM`` numbers (distinct, nearly orthogonal), so the inputs do not grow with the
+  number of symbols (one-hot codes of 500 symbols would make the training inputs of a
+  few hundred candles each some 9 GB);
 - the network calibrates its interval on the pooled validation parts (in scaled units).
 
 The model is saved once (``model.save``); its ``metadata["global"]`` holds the symbols and
@@ -35,6 +39,16 @@ __all__ = ["GlobalComparison", "SymbolModel", "backtest_global", "bind_symbol", 
 
 #: Metadata key of a global model's symbols and scalers.
 GLOBAL_KEY = "global"
+#: Width of the symbol code: one-hot up to this many symbols, random codes beyond.
+CODE_DIM = 16
+
+
+def symbol_codes(n: int) -> np.ndarray:
+    """The ``(n, min(n, CODE_DIM))`` codes of ``n`` symbols (one-hot, or seeded random)."""
+    if n <= CODE_DIM:
+        return np.eye(n)
+    codes = np.random.default_rng(0).standard_normal((n, CODE_DIM))
+    return codes / np.linalg.norm(codes, axis=1, keepdims=True)
 
 
 def _std(a: np.ndarray, axis: int) -> np.ndarray:
@@ -50,7 +64,7 @@ def _iso(stamp: Any) -> str:
 class SymbolModel:
     """A global model bound to one of its symbols: a forecaster of that symbol alone.
 
-    It scales the symbol's features, appends its one-hot code, runs the global network and
+    It scales the symbol's features, appends its code, runs the global network and
     scales the forecast back to the symbol's log returns. Everything else (``save``,
     ``history``, ...) is the global model's.
 
@@ -81,7 +95,8 @@ class SymbolModel:
             decimals = meta["price_decimals"][i]
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ForeignModelError(f"the global model's scalers are broken: {exc}") from None
-        n_in = model.config.input_dim - (len(symbols) if embedding else 0)
+        codes = symbol_codes(len(symbols)) if embedding else np.zeros((len(symbols), 0))
+        n_in = model.config.input_dim - codes.shape[1]
         shapes_ok = self.x_mean.shape == self.x_std.shape == (n_in,)
         if not shapes_ok or self.y_scale.shape != (len(model.config.horizons),):
             raise ForeignModelError("the global model's scalers do not match its network")
@@ -91,9 +106,7 @@ class SymbolModel:
             raise ForeignModelError("the global model's target scales are not positive")
         self.model = model
         self.symbol = symbol
-        self.code = np.zeros(len(symbols) if embedding else 0)
-        if embedding:
-            self.code[i] = 1.0
+        self.code = codes[i]
         self.config = dataclasses.replace(model.config, input_dim=n_in)
         self.metadata = copy.deepcopy({k: v for k, v in model.metadata.items() if k != GLOBAL_KEY})
         pipeline = dict(self.metadata.get("pipeline") or {})
@@ -107,6 +120,15 @@ class SymbolModel:
         if name == "model":
             raise AttributeError(name)
         return getattr(self.model, name)
+
+    @property
+    def calibration(self) -> Any:
+        """The global network's interval calibration (scale-free: shared by its symbols)."""
+        return self.model.calibration
+
+    @calibration.setter
+    def calibration(self, value: Any) -> None:  # the live loop's rolling recalibration
+        self.model.calibration = value
 
     @property
     def horizons(self) -> tuple[int, ...]:
@@ -220,10 +242,12 @@ def _fit_global(
 
     symbols = list(parts)
     scalers = {s: _scalers(parts[s][0]) for s in symbols}
+    codes = symbol_codes(len(symbols)) if embedding else np.zeros((len(symbols), 0))
     n_in = settings.model.input_dim
     meta = {
         "symbols": symbols,
         "embedding": embedding,
+        "code_dim": int(codes.shape[1]),
         "x_mean": [scalers[s][0].tolist() for s in symbols],
         "x_std": [scalers[s][1].tolist() for s in symbols],
         "y_scale": [scalers[s][2].tolist() for s in symbols],
@@ -233,17 +257,14 @@ def _fit_global(
         x_mean, x_std, y_scale = scalers[s]
         X = (part.X - x_mean) / x_std
         if embedding:
-            code = np.zeros((*X.shape[:-1], len(symbols)))
-            code[..., symbols.index(s)] = 1.0
+            code = np.broadcast_to(codes[symbols.index(s)], (*X.shape[:-1], codes.shape[1]))
             X = np.concatenate([X, code], axis=-1)
         return X, part.y / y_scale
 
     train = [scaled(s, parts[s][0]) for s in symbols]
     val = [scaled(s, parts[s][1]) for s in symbols]
     try:
-        config = dataclasses.replace(
-            settings.model, input_dim=n_in + (len(symbols) if embedding else 0)
-        )
+        config = dataclasses.replace(settings.model, input_dim=n_in + codes.shape[1])
     except ValueError as exc:
         raise SettingsError(f"the global network: {exc}") from None
     model = build_forecaster(kind, config)
@@ -279,7 +300,7 @@ def train_global(
         settings: Pipeline, network and training settings (defaults when ``None``).
         interval: Candle interval recorded in the model file.
         kind: The model family (``lstm``, ``seq2seq``, ``gbdt``, ``rf``, ``ensemble``).
-        embedding: Append each symbol's one-hot code to its inputs.
+        embedding: Append each symbol's code to its inputs (see the module docstring).
         progress: Called after each epoch with ``(epoch, epochs, record)``.
 
     Returns:
@@ -479,7 +500,7 @@ def backtest_global(
         folds: Out-of-sample blocks (default 5).
         level: Interval level (default ``settings.evaluation.level``).
         start: Share of the longest history's samples before the first fold.
-        embedding: Give the global model each symbol's one-hot code.
+        embedding: Give the global model each symbol's code.
         engine: Where the folds run (an engine of :func:`~finance_demo.make_engine`).
         progress: Called as each fold finishes with ``(finished, folds, {"fold": k})``.
 

@@ -149,7 +149,7 @@ def symbols_options(what: str) -> Any:
                     "--embedding/--no-embedding",
                     default=True,
                     show_default=True,
-                    help="With --global: give the network each symbol's one-hot code.",
+                    help="With --global: give the network each symbol's code (an embedding).",
                 ),
             ]
         ):
@@ -787,10 +787,11 @@ def info(model_path: str, as_json: bool) -> None:
         problem = "none recorded (not written by 'stock-analyzer train')"
     else:
         config, glob = header.config, header.metadata.get("global")
-        if isinstance(glob, dict) and glob.get("embedding"):  # the symbols' one-hot inputs
+        codes = glob.get("code_dim") if isinstance(glob, dict) else None
+        if isinstance(codes, int) and codes > 0:  # the symbols' codes are inputs too
             import dataclasses
 
-            n_codes = len(glob.get("symbols") or [])
+            n_codes = codes
             config = dataclasses.replace(config, input_dim=max(1, config.input_dim - n_codes))
         try:
             spec = PipelineSpec.from_dict(raw, config)

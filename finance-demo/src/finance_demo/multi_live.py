@@ -1,0 +1,473 @@
+"""The live loop over many symbols: one batched poll, one batched forward pass per tick.
+
+:class:`MultiSystem` keeps one live pipeline per symbol (buffer → features → ring of
+feature vectors, exactly :class:`~finance_demo.System`'s) and, on each tick, runs the
+network once for all the symbols whose prediction is due: the sequences of the symbols
+that share one network (the symbols of a global model, or several symbols given the same
+model) are stacked into one batch. The predictions equal each symbol's own ``System``'s
+(the same features bit for bit; the network on a batch instead of one sequence).
+
+:class:`MultiActivator` is the polling loop around it: a ``data_fetcher.MultiFetcher``
+answers every poll with one batched request for all symbols; each symbol has its own
+lane (warm-up, bad or repeated candles, outcomes, metrics, rolling recalibration: the
+single-symbol :class:`~finance_demo.Activator`'s bookkeeping) and all lanes write one
+JSONL log, one record per symbol and horizon.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from finance_demo.activator import LIVE_RETRY, Activator, Summary, _one_line, check_spacing
+from finance_demo.errors import PipelineError, SettingsError
+from finance_demo.journal import PredictionLog
+from finance_demo.live_metrics import LiveMetrics
+from finance_demo.system import Prediction, System
+from finance_demo.training import torch_threads
+
+__all__ = ["MultiActivator", "MultiSummary", "MultiSystem"]
+
+
+_PLAIN = (None, None, None, None)
+
+
+def _network(model: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``(network, (x_mean, x_std, code, y_scale))``: what this symbol's batch runs on.
+
+    A global model bound to a symbol (``SymbolModel``) runs its shared network on scaled,
+    coded inputs and scales the forecast back; any other model runs on its own inputs.
+    """
+    from finance_demo.global_model import SymbolModel
+
+    if isinstance(model, SymbolModel):
+        return model.model, (model.x_mean, model.x_std, model.code, model.y_scale)
+    return model, _PLAIN
+
+
+class MultiSystem:
+    """One live pipeline per symbol; one forward pass per network and tick.
+
+    Args:
+        models: ``symbol -> model``: per-symbol models, or one global model bound to each
+            symbol (:func:`~finance_demo.bind_symbol`), or a mix.
+        level: Interval level (default: each model's).
+
+    Raises:
+        SettingsError: No symbols.
+        ForeignModelError: A model without a pipeline spec (one line).
+    """
+
+    def __init__(self, models: Mapping[str, Any], level: float | None = None) -> None:
+        if not models:
+            raise SettingsError("a multi-symbol live loop needs at least one symbol")
+        self.systems: dict[str, System] = {s: System(m, level) for s, m in models.items()}
+        self._nets = {s: _network(m) for s, m in models.items()}
+        self._feature_key = {
+            s: (repr(sys_.pipeline.features), sys_.pipeline.buffer_size, sys_.needs_ohlcv)
+            for s, sys_ in self.systems.items()
+        }
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols, in input order."""
+        return list(self.systems)
+
+    def features(self, pushed: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Push one frame per symbol; the input sequences of the symbols now due.
+
+        The due windows of the symbols that share a feature pipeline are laid end to end
+        and go through ONE bulk ``transform`` (stride = window length, so each output row
+        is one symbol's window, equal bit for bit to that symbol's own ``execute``).
+
+        Args:
+            pushed: ``symbol -> frame`` (a close, or an OHLCV row for an OHLCV model).
+
+        Returns:
+            ``symbol -> (seq_len, n_features)`` sequence of each symbol whose prediction
+            is due (a fresh array).
+        """
+        groups: dict[Any, list[tuple[str, np.ndarray]]] = {}
+        for symbol, frame in pushed.items():
+            system = self.systems[symbol]
+            system.tick += 1
+            if system.input_buffer.push(frame):
+                key = self._feature_key[symbol]
+                groups.setdefault(key, []).append((symbol, system.input_buffer.get_window()))
+        seqs = {}
+        for items in groups.values():
+            first = self.systems[items[0][0]]
+            extract = first.modules["features"]
+            b = first.pipeline.buffer_size
+            try:
+                rows = extract.transform(np.concatenate([w for _, w in items]), b, stride=b)
+            except ValueError:  # one bad window: find whose, in one line
+                rows = []
+                for symbol, window in items:
+                    try:
+                        rows.append(extract.execute(window))
+                    except ValueError as exc:
+                        raise PipelineError(f"{symbol}: {exc}") from None
+            for (symbol, _), row in zip(items, rows, strict=True):
+                ring = self.systems[symbol].ring
+                ring.push(row)
+                if ring.full:
+                    seqs[symbol] = ring.get_window()
+        return seqs
+
+    def forecast(self, due: Mapping[str, tuple[Any, float, np.ndarray]]) -> dict[str, Prediction]:
+        """One batched forward pass per network over the due symbols' sequences.
+
+        Args:
+            due: ``symbol -> (time, close, sequence)`` of the symbols that emit now (the
+                sequences of :meth:`features`).
+
+        Returns:
+            ``symbol -> Prediction`` for every symbol of ``due``.
+        """
+        groups: dict[tuple[int, float], list[str]] = {}
+        for symbol in due:
+            net = self._nets[symbol][0]
+            groups.setdefault((id(net), self.systems[symbol].level), []).append(symbol)
+        out = {}
+        for (_, level), symbols in groups.items():
+            net, (x_mean, *_) = self._nets[symbols[0]]
+            X = np.stack([due[s][2] for s in symbols])
+            if x_mean is not None:  # a global model's symbols: scale and code in bulk
+                pick = [self._nets[s][1] for s in symbols]
+                X -= np.stack([p[0] for p in pick])[:, None, :]
+                X /= np.stack([p[1] for p in pick])[:, None, :]
+                codes = np.stack([p[2] for p in pick])
+                if codes.shape[1]:
+                    codes = np.broadcast_to(codes[:, None, :], (*X.shape[:2], codes.shape[1]))
+                    X = np.concatenate([X, codes], axis=-1)
+                scale = np.stack([p[3] for p in pick])
+            fc = net.forecast(X, level=level)
+            h = len(self.systems[symbols[0]].pipeline.horizons)
+            parts = [
+                np.asarray(a, dtype=np.float64).reshape(len(symbols), h)
+                for a in (fc.mean, fc.sigma, fc.lower, fc.upper)
+            ]
+            if x_mean is not None:
+                parts = [p * scale for p in parts]
+            mean, sigma, lower, upper = parts
+            for i, s in enumerate(symbols):
+                system = self.systems[s]
+                out[s] = Prediction(
+                    tick=system.tick,
+                    time=due[s][0],
+                    close=float(due[s][1]),
+                    horizons=system.pipeline.horizons,
+                    mean=mean[i],
+                    lower=lower[i],
+                    upper=upper[i],
+                    sigma=sigma[i],
+                )
+        return out
+
+    def step(self, candles: Mapping[str, tuple[Any, Any]]) -> dict[str, Prediction]:
+        """Push one candle per symbol (``symbol -> (time, row)``); predict the due ones.
+
+        ``row`` is one close (close-only models) or ``(Open, High, Low, Close, Volume)``.
+
+        Returns:
+            ``symbol -> Prediction`` for the symbols whose prediction was due.
+        """
+        frames, closes = {}, {}
+        for symbol, (_, row) in candles.items():
+            frames[symbol], closes[symbol] = self._frame(symbol, row)
+        seqs = self.features(frames)
+        return self.forecast({s: (candles[s][0], closes[s], seq) for s, seq in seqs.items()})
+
+    def _frame(self, symbol: str, row: Any) -> tuple[Any, float]:
+        """What the symbol's buffer takes from a candle, and the candle's close."""
+        from finance_demo.system import _row_values
+
+        system = self.systems[symbol]
+        if np.ndim(row) == 0 and not hasattr(row, "keys"):
+            if system.needs_ohlcv:
+                raise system._needs_rows("a close alone")
+            return float(row), float(row)
+        values = _row_values(row)
+        return (values if system.needs_ohlcv else float(values[3])), float(values[3])
+
+
+@dataclasses.dataclass
+class MultiSummary:
+    """What a multi-symbol live run did: per symbol a :class:`Summary`, and the polls.
+
+    Attributes:
+        symbols: ``symbol -> Summary`` (ticks, predictions, outcomes, skipped, bad
+            candles, metrics per horizon of that symbol).
+        polls: Polls answered (one batched request each).
+        failures: Polls that failed as a whole (retried with back-off).
+        symbol_errors: Per-symbol failures of answered polls, by symbol.
+        stopped: ``max_ticks``, ``exhausted`` or ``signal``.
+        seconds: Wall time of the loop (warm-up excluded).
+        log_path: The JSONL log (``None``: a stream or none).
+    """
+
+    symbols: dict[str, Summary]
+    polls: int = 0
+    failures: int = 0
+    symbol_errors: dict[str, int] = dataclasses.field(default_factory=dict)
+    stopped: str | None = None
+    seconds: float = 0.0
+    log_path: str | None = None
+
+    @property
+    def predictions(self) -> int:
+        """Predictions over all symbols."""
+        return sum(s.predictions for s in self.symbols.values())
+
+    @property
+    def outcomes(self) -> int:
+        """Realized outcomes over all symbols."""
+        return sum(s.outcomes for s in self.symbols.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-able data."""
+        return {
+            "symbols": {s: summary.to_dict() for s, summary in self.symbols.items()},
+            "polls": self.polls,
+            "failures": self.failures,
+            "symbol_errors": dict(self.symbol_errors),
+            "predictions": self.predictions,
+            "outcomes": self.outcomes,
+            "stopped": self.stopped,
+            "seconds": round(self.seconds, 3),
+            "log_path": self.log_path,
+        }
+
+
+class _Lane(Activator):
+    """One symbol's bookkeeping inside a :class:`MultiActivator` (no loop of its own)."""
+
+    def __init__(self, system: System, symbol: str, interval: str, recalibrate: int | None):
+        super().__init__(
+            _NoFeed(symbol, interval), system, 0, None, handle_signals=False,
+            num_threads=None, recalibrate=recalibrate,
+        )  # fmt: skip
+        self.symbol = symbol
+
+
+class _NoFeed:
+    """The lanes' stand-in fetcher: the MultiActivator polls for all of them."""
+
+    is_live = False
+    exhausted = False
+
+    def __init__(self, symbol: str, interval: str) -> None:
+        self.symbol = symbol
+        self.interval = interval
+
+
+class MultiActivator:
+    """Run the live loop over many symbols: one poll and one forward pass per tick.
+
+    Args:
+        fetcher: A ``data_fetcher.MultiFetcher`` (``fetch_historical() -> {symbol:
+            candles}``, ``fetch_latest() -> {symbol: candle | None}``, ``errors``,
+            ``exhausted``, ``is_live``, ``interval``).
+        system: The :class:`MultiSystem` of the same symbols.
+        poll_interval: Seconds between polls of a live source (a replay never waits).
+        max_ticks: Stop after this many polls that brought a new candle.
+        log: JSONL file or text stream for every symbol's records (``None``: none).
+        echo: One-line diagnostics (default: stderr).
+        on_record: Called with every record written.
+        retry: Back-off between failed polls (default: the single loop's).
+        handle_signals: SIGINT/SIGTERM stop the loop after the current tick.
+        num_threads: Torch threads during the loop.
+        recalibrate: Roll each symbol's interval calibration over its last N outcomes
+            (a global model's symbols share its calibration, so they roll it together).
+    """
+
+    def __init__(
+        self,
+        fetcher: Any,
+        system: MultiSystem,
+        poll_interval: float = 60,
+        max_ticks: int | None = None,
+        log: str | Path | IO[str] | None = None,
+        *,
+        echo: Callable[[str], None] | None = None,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+        retry: Any = None,
+        handle_signals: bool = True,
+        num_threads: int | None = 1,
+        recalibrate: int | None = None,
+    ) -> None:
+        missing = [s for s in system.symbols if s not in set(fetcher.symbols)]
+        if missing:
+            raise SettingsError(f"the fetcher does not fetch {', '.join(missing)}")
+        self.fetcher = fetcher
+        self.system = system
+        self.interval = getattr(fetcher, "interval", None) or "1d"
+        # one lane per symbol: Activator's checks, outcomes, metrics and records
+        self.lanes = {
+            s: _Lane(system.systems[s], s, system.systems[s].interval or self.interval, recalibrate)
+            for s in system.symbols
+        }
+        first = next(iter(self.lanes.values()))  # validates the shared arguments once
+        Activator(
+            _NoFeed("", self.interval), first.system, poll_interval, max_ticks, None,
+            handle_signals=False, recalibrate=recalibrate,
+        )  # fmt: skip
+        self.poll_interval = poll_interval
+        self.max_ticks = max_ticks
+        self.log = log
+        self.echo = echo or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.on_record = on_record
+        self.retry = LIVE_RETRY if retry is None else retry
+        self.handle_signals = handle_signals
+        self.num_threads = num_threads
+        self._stop = threading.Event()
+        self.summary = MultiSummary(symbols={s: lane.summary for s, lane in self.lanes.items()})
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current tick."""
+        self._stop.set()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self._stop.is_set():
+            self.echo(f"received {name} again: finishing the shutdown")
+            return
+        self.echo(f"received {name}: stopping after the current tick")
+        self.stop()
+
+    def warm_up(self) -> int:
+        """Fetch every symbol's history (one request) and bring each pipeline to its state.
+
+        Returns:
+            The candles used, over all symbols.
+        """
+        history = self.fetcher.fetch_historical()
+        n = 0
+        for symbol, lane in self.lanes.items():
+            candles = history.get(symbol)
+            if candles is None:
+                raise PipelineError(f"{symbol}: no history came back")
+            check_spacing(candles.index, lane.interval, f"the history candles of {symbol}")
+            system = lane.system
+            if system.needs_ohlcv:
+                system.warm_up(candles)
+            else:
+                system.warm_up(candles["Close"].to_numpy(dtype=np.float64))
+            if len(candles):
+                lane._last_time = candles.index[-1]
+            lane.summary.warmup = len(candles)
+            n += len(candles)
+        return n
+
+    def _poll(self) -> dict[str, Any] | None:
+        failed = 0
+        while not self._stop.is_set():
+            try:
+                return self.fetcher.fetch_latest()
+            except Exception as exc:
+                self.summary.failures += 1
+                delay = self.retry.delay(min(failed, 64))
+                failed += 1
+                self.echo(f"fetch failed ({_one_line(exc)}); retrying in {delay:.3g} s")
+                self._stop.wait(delay)
+        return None
+
+    def _tick(self, latest: Mapping[str, Any]) -> bool:
+        """Feed one poll's candles; one batched forward; records. Whether any was new."""
+        from finance_demo.errors import IntervalMismatchError
+
+        accepted: dict[str, tuple[Any, Any]] = {}
+        for symbol, lane in self.lanes.items():
+            candle = latest.get(symbol)
+            if candle is None or len(candle) == 0:
+                continue
+            reason = lane._bad_candle(candle)
+            if reason is not None:
+                lane.summary.bad_candles += 1
+                self.echo(f"{symbol}: skipped a bad candle: {reason}")
+                continue
+            stamp = candle.index[-1]
+            if lane._last_time is not None and stamp <= lane._last_time:
+                lane.summary.skipped += 1
+                continue
+            if lane._last_time is not None and stamp - lane._last_time < 0.5 * lane._step:
+                raise IntervalMismatchError(
+                    f"{symbol}: a new candle came {stamp - lane._last_time} after the "
+                    f"previous one, but the model was trained on {lane.interval} candles"
+                )
+            accepted[symbol] = (stamp, candle.iloc[-1])
+        preds = self.system.step(accepted)
+        for symbol, (stamp, row) in accepted.items():
+            lane = self.lanes[symbol]
+            lane.summary.ticks += 1
+            lane._last_time = stamp
+            lane._record_outcomes(lane.system.tick, stamp, float(row["Close"]))
+        for symbol, pred in preds.items():
+            lane = self.lanes[symbol]
+            lane.summary.predictions += 1
+            lane._record_prediction(pred)
+        return bool(accepted)
+
+    def execute(self) -> MultiSummary:
+        """Run until ``max_ticks``, the end of a replay, or SIGINT/SIGTERM.
+
+        Returns:
+            The :class:`MultiSummary`.
+        """
+        previous = {}
+        if self.handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._on_signal)
+        journal = PredictionLog(self.log)
+        self.summary.log_path = str(journal.path) if journal.path else None
+        for lane in self.lanes.values():
+            lane._journal = journal
+            lane.on_record = self.on_record
+            horizons = lane.system.pipeline.horizons
+            lane.summary.metrics = {f"h{h}": LiveMetrics() for h in horizons}
+            lane.summary.log_path = self.summary.log_path
+        live = bool(getattr(self.fetcher, "is_live", True))
+        try:
+            with torch_threads(self.num_threads):
+                self.warm_up()
+                t0 = time.perf_counter()
+                try:
+                    self._loop(live)
+                finally:
+                    self.summary.seconds = time.perf_counter() - t0
+        finally:
+            journal.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.summary
+
+    def _loop(self, live: bool) -> None:
+        ticks = 0
+        while not self._stop.is_set():
+            if self.max_ticks is not None and ticks >= self.max_ticks:
+                self.summary.stopped = "max_ticks"
+                break
+            latest = self._poll()
+            if latest is None:
+                break
+            self.summary.polls += 1
+            for symbol in getattr(self.fetcher, "errors", None) or {}:
+                self.summary.symbol_errors[symbol] = self.summary.symbol_errors.get(symbol, 0) + 1
+            if self._tick(latest):
+                ticks += 1
+            elif getattr(self.fetcher, "exhausted", False):
+                self.summary.stopped = "exhausted"
+                break
+            if live and not self._stop.is_set():
+                self._stop.wait(self.poll_interval)
+        if self._stop.is_set() and not self.summary.stopped:
+            self.summary.stopped = "signal"
