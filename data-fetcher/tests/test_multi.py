@@ -352,3 +352,15 @@ def test_classify_error_text_agrees_with_classify_error(exc):
 def test_exported():
     assert data_fetcher.MultiFetcher is MultiFetcher and data_fetcher.MAX_SYMBOLS == 5000
     assert "MultiFetcher" in data_fetcher.__all__
+
+
+def test_replayed_rows_are_the_rows_of_the_series():
+    candles = load_sample("EURUSD=X").iloc[-5:]
+    candles.attrs["filled_columns"] = ["Volume"]
+    feed = MultiFetcher.from_frames({"EURUSD=X": candles}, replay_start=0)
+    for at in range(len(candles)):
+        row = feed.fetch_latest()["EURUSD=X"]
+        expected = candles.iloc[at : at + 1].copy()
+        pd.testing.assert_frame_equal(row, expected, check_exact=True, check_freq=True)
+        assert row.attrs == {"filled_columns": ["Volume"]}
+        assert row.index.name == candles.index.name and row["Close"].dtype == "float64"

@@ -478,7 +478,7 @@ class MultiFetcher:
         """
         if self._fetchers:
             self.errors = {}
-            return {symbol: f.fetch_latest() for symbol, f in self._fetchers.items()}
+            return {symbol: f.source.fetch_latest() for symbol, f in self._fetchers.items()}
         period = _LATEST_PERIOD.get(self.interval, "1d")
         got, errors = self._batch.download(list(self._symbols), period, empty_ok=True)
         now = self.clock()

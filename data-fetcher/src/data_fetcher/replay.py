@@ -87,6 +87,7 @@ class ReplaySource(CandleSource):
     ) -> None:
         self.symbol = symbol
         self.candles = validate_candles(candles, symbol)
+        self._values = self.candles.to_numpy(dtype="float64")
         #: The candles' interval: as given, else inferred from the stamps (``None`` if
         #: irregular).
         self.interval = interval or infer_interval(self.candles.index)
@@ -107,8 +108,18 @@ class ReplaySource(CandleSource):
         """Return the next candle as a one-row frame, or ``None`` when none is left."""
         if self.cursor >= len(self.candles):
             return None
-        row = self.candles.iloc[self.cursor : self.cursor + 1].copy()
+        at = self.cursor
         self.cursor += 1
+        # what ``candles.iloc[at : at + 1].copy()`` gives, built from the arrays (cheaper:
+        # a live loop over hundreds of symbols makes one of these per symbol and poll)
+        row = pd.DataFrame(
+            self._values[at : at + 1].copy(),
+            index=self.candles.index[at : at + 1],
+            columns=self.candles.columns,
+            copy=False,
+        )
+        if self.candles.attrs:
+            row.attrs = dict(self.candles.attrs)
         return row
 
     @property
