@@ -364,3 +364,38 @@ def test_replayed_rows_are_the_rows_of_the_series():
         pd.testing.assert_frame_equal(row, expected, check_exact=True, check_freq=True)
         assert row.attrs == {"filled_columns": ["Volume"]}
         assert row.index.name == candles.index.name and row["Close"].dtype == "float64"
+
+
+def _table_of(rows):
+    """The table that fetch_latest_table() must give for fetch_latest()'s rows."""
+    kept = {s: r for s, r in rows.items() if r is not None}
+    table = pd.DataFrame(
+        [r.iloc[0].to_numpy() for r in kept.values()],
+        index=pd.Index(list(kept), name="Symbol"),
+        columns=list(data_fetcher.COLUMNS),
+        dtype="float64",
+    )
+    stamps = [r.index[0].tz_convert("UTC") for r in kept.values()]
+    table.insert(0, "Time", pd.DatetimeIndex(stamps, tz="UTC").as_unit("ns"))
+    return table
+
+
+def test_latest_table_of_a_replay_equals_the_rows():
+    symbols = list(SAMPLE_SYMBOLS)
+    table_feed = MultiFetcher(symbols, interval=None, source="replay", replay_start=-2)
+    row_feed = MultiFetcher(symbols, interval=None, source="replay", replay_start=-2)
+    for _ in range(3):
+        table = table_feed.fetch_latest_table()
+        pd.testing.assert_frame_equal(table, _table_of(row_feed.fetch_latest()), check_exact=True)
+    assert table.empty and list(table.columns) == ["Time", *data_fetcher.COLUMNS]
+    assert table_feed.exhausted
+
+
+def test_latest_table_on_yahoo_is_the_same_poll():
+    last = max(load_sample("MSFT").index[-1], load_sample("EURUSD=X").index[-1])
+    now = (last + pd.Timedelta(days=1)).timestamp()
+    symbols = ["MSFT", "ZZZZ", "EURUSD=X"]
+    table = multi(symbols, session=YahooChartSession(), clock=lambda: now).fetch_latest_table()
+    fetcher = multi(symbols, session=YahooChartSession(), clock=lambda: now)
+    pd.testing.assert_frame_equal(table, _table_of(fetcher.fetch_latest()), check_exact=True)
+    assert list(table.index) == ["MSFT", "EURUSD=X"] and list(fetcher.errors) == ["ZZZZ"]

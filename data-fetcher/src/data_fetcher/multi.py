@@ -10,13 +10,16 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .cache import CandleCache, default_ttl
 from .errors import DataError, FetcherError, FetchError
 from .fetcher import Fetcher, default_period
 from .intervals import check_interval, check_period, drop_before, parse_since
+from .replay import ReplaySource
 from .retry import RetryPolicy, call_with_retry
+from .validate import COLUMNS
 from .yahoo import (
     _LATEST_PERIOD,
     _SUGGEST,
@@ -495,6 +498,40 @@ class MultiFetcher:
             result[symbol] = newest
         self.errors = errors
         return result
+
+    def fetch_latest_table(self) -> pd.DataFrame:
+        """This poll's new candles as one frame: one row per symbol that has a new candle.
+
+        The same poll as :meth:`fetch_latest` (and the same :attr:`errors`), shaped for a
+        loop over many symbols: index ``Symbol`` (in :attr:`symbols` order, the symbols
+        without a new candle left out), columns ``Time`` (the candle's stamp in UTC) then
+        ``Open, High, Low, Close, Volume`` (float64). A replay builds it straight from
+        the series' arrays, without a frame per symbol.
+        """
+        names: list[str] = []
+        stamps: list[int] = []
+        rows: list[np.ndarray] = []
+        if self._fetchers and all(
+            isinstance(f.source, ReplaySource) for f in self._fetchers.values()
+        ):
+            self.errors = {}
+            for symbol, fetcher in self._fetchers.items():
+                source = fetcher.source
+                at = source.advance()
+                if at is not None:
+                    names.append(symbol)
+                    stamps.append(source.candles.index.asi8[at])
+                    rows.append(source._values[at])
+        else:
+            for symbol, row in self.fetch_latest().items():
+                if row is not None:
+                    names.append(symbol)
+                    stamps.append(row.index.asi8[0])
+                    rows.append(row.to_numpy(dtype="float64")[0])
+        values = np.vstack(rows) if rows else np.empty((0, len(COLUMNS)))
+        table = pd.DataFrame(values, index=pd.Index(names, name="Symbol"), columns=list(COLUMNS))
+        table.insert(0, "Time", pd.DatetimeIndex(np.array(stamps, dtype="int64"), tz="UTC"))
+        return table
 
     def _key(self, symbol: str) -> tuple[str, str, str]:
         return (symbol, self.interval, self.period)  # the key YahooSource uses

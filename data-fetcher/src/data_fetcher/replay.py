@@ -106,10 +106,9 @@ class ReplaySource(CandleSource):
 
     def fetch_latest(self) -> pd.DataFrame | None:
         """Return the next candle as a one-row frame, or ``None`` when none is left."""
-        if self.cursor >= len(self.candles):
+        at = self.advance()
+        if at is None:
             return None
-        at = self.cursor
-        self.cursor += 1
         # what ``candles.iloc[at : at + 1].copy()`` gives, built from the arrays (cheaper:
         # a live loop over hundreds of symbols makes one of these per symbol and poll)
         row = pd.DataFrame(
@@ -121,6 +120,13 @@ class ReplaySource(CandleSource):
         if self.candles.attrs:
             row.attrs = dict(self.candles.attrs)
         return row
+
+    def advance(self) -> int | None:
+        """Step the feed: the position of the next candle in :attr:`candles`, or ``None``."""
+        if self.cursor >= len(self.candles):
+            return None
+        self.cursor += 1
+        return self.cursor - 1
 
     @property
     def exhausted(self) -> bool:
