@@ -399,3 +399,29 @@ def test_latest_table_on_yahoo_is_the_same_poll():
     fetcher = multi(symbols, session=YahooChartSession(), clock=lambda: now)
     pd.testing.assert_frame_equal(table, _table_of(fetcher.fetch_latest()), check_exact=True)
     assert list(table.index) == ["MSFT", "EURUSD=X"] and list(fetcher.errors) == ["ZZZZ"]
+
+
+@pytest.mark.parametrize(
+    ("session", "kind", "transient"),
+    [(dict(offline=True), "network", True), (dict(faults=[429] * 9), "rate_limit", True)],
+)
+def test_single_path_fetch_error_is_classified_the_same_way(session, kind, transient):
+    fetcher = Fetcher(
+        "MSFT",
+        "1mo",
+        "1d",
+        source="yahoo",
+        session=YahooChartSession(**session),
+        use_cache=False,
+        sleep=lambda s: None,
+    )
+    with pytest.raises(FetchError) as info:
+        fetcher.fetch_latest()
+    assert (info.value.kind, info.value.transient) == (kind, transient)
+
+
+def test_unknown_symbol_on_the_single_path_is_not_transient():
+    fetcher = Fetcher("ZZZZ", "1mo", "1d", source="yahoo", session=YahooChartSession())
+    with pytest.raises(FetchError) as info:
+        fetcher.fetch_historical()
+    assert (info.value.kind, info.value.transient) == ("unknown_symbol", False)

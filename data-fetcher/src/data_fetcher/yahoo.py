@@ -355,7 +355,11 @@ class YahooSource(CandleSource):
             self.attempts = getattr(exc, "attempts", 1)
             if empty_ok and classify_error(exc) == "empty":
                 return None
-            raise self._fetch_error(exc, period) from None
+            error = self._fetch_error(exc, period)
+            if isinstance(error, FetchError):
+                error.kind = classify_error(exc)
+                error.transient = _transient(exc)
+            raise error from None
         if empty_ok and (frame is None or frame.empty):
             return None
         if frame is None or frame.empty:
