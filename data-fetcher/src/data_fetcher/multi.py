@@ -94,7 +94,7 @@ class _YahooBatch:
 
     def _download_once(
         self, symbols: list[str], period: str
-    ) -> tuple[pd.DataFrame, dict[str, str]]:
+    ) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
         from yfinance.data import YfData
 
         self.calls += 1
@@ -105,6 +105,7 @@ class _YahooBatch:
         # a context of our own, because the per-ticker errors live there (download() only
         # logs them).
         ctx = multi._DownloadCtx()
+        ctx.dfs = zones = _ZoneRecorder()
         with _yfinance_raising():
             frame = multi._download_impl(
                 ctx,
@@ -128,7 +129,7 @@ class _YahooBatch:
             if transient and kinds <= set(_TRANSIENT) | {"other"}:
                 kind = sorted(transient, key=_TRANSIENT.index)[0]
                 raise _BatchFailed(kind, next(iter(failed.values())))
-        return frame, failed
+        return frame, failed, zones.zones
 
     def download(
         self, symbols: list[str], period: str, *, empty_ok: bool
@@ -140,7 +141,7 @@ class _YahooBatch:
                 retries; ``.kind`` says which and ``.transient`` is True.
         """
         try:
-            (frame, failed), self.attempts = call_with_retry(
+            (frame, failed, zones), self.attempts = call_with_retry(
                 lambda: self._download_once(symbols, period),
                 is_transient=lambda exc: isinstance(exc, _BatchFailed),
                 policy=self.retry,
@@ -170,7 +171,7 @@ class _YahooBatch:
                     errors[symbol] = _symbol_reason(symbol, kind, failed[symbol], period)
                 continue
             try:
-                candles[symbol] = _split(frame, symbol)
+                candles[symbol] = _split(frame, symbol, zones.get(symbol))
             except DataError as exc:
                 if empty_ok and "no candles" in str(exc):
                     candles[symbol] = None
@@ -217,12 +218,12 @@ def _whole_request_error(exc: _BatchFailed, count: int, attempts: int) -> FetchE
     return error
 
 
-def _split(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+def _split(frame: pd.DataFrame, symbol: str, zone: str | None) -> pd.DataFrame:
     """The candles of ``symbol`` from ``download()``'s frame, as ``Ticker.history`` gave them.
 
     ``download()`` puts every symbol on the union of the stamps (NaN rows where a symbol
     has no candle) converted to the most common zone; the NaN-only rows are dropped and
-    the index goes back to the symbol's exchange zone, so the result equals what
+    the index goes back to ``zone`` (the symbol's exchange zone), so the result equals what
     ``Fetcher(symbol, source="yahoo")`` returns for the same answer.
     """
     if not isinstance(frame.columns, pd.MultiIndex) or symbol not in frame.columns.get_level_values(
@@ -232,24 +233,29 @@ def _split(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
     own = frame.xs(symbol, axis=1, level=0)
     own = own[own.notna().any(axis=1)]
     own.columns.name = None
-    zone = _exchange_zone(symbol)
     if zone is not None and isinstance(own.index, pd.DatetimeIndex) and own.index.tz is not None:
         name = own.index.name
         own.index = own.index.tz_convert(zone)
         own.index.name = name
-    if "Volume" in own.columns and len(own) and own["Volume"].notna().all():
-        own = own.astype({"Volume": "int64"})  # history() gives int volumes; NaN made them float
     return normalize_yfinance(own, symbol)
 
 
-def _exchange_zone(symbol: str) -> str | None:
-    """The exchange time zone yfinance looked up (and cached) for ``symbol``."""
-    try:
-        from yfinance.cache import get_tz_cache
+class _ZoneRecorder(dict):
+    """``download()``'s per-ticker frames, noting the zone each had before the merge.
 
-        return get_tz_cache().lookup(symbol)
-    except Exception:  # a tz cache yfinance could not open: keep the zone given
-        return None
+    yfinance stores each ticker's ``history()`` frame (in the exchange zone) here, then
+    converts all of them to the most common zone; the first zone seen is the exchange's.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.zones: dict[str, str] = {}
+
+    def __setitem__(self, key: str, frame: pd.DataFrame) -> None:
+        tz = getattr(getattr(frame, "index", None), "tz", None)
+        if key not in self.zones and tz is not None:
+            self.zones[key] = str(tz)
+        super().__setitem__(key, frame)
 
 
 class MultiFetcher:
