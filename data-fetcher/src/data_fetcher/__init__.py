@@ -12,6 +12,7 @@ from .csv_source import CsvSource, read_candles_csv, write_candles_csv
 from .errors import DataError, FetcherError, FetchError
 from .fetcher import Fetcher, default_period
 from .intervals import INTERVALS, PERIODS, drop_before, resample_candles
+from .multi import MAX_SYMBOLS, MultiFetcher
 from .replay import ReplaySource
 from .retry import RetryPolicy
 from .sample import SAMPLE_SYMBOLS, SampleSource, load_sample
@@ -24,6 +25,7 @@ __all__ = [
     "CACHE_ENV",
     "COLUMNS",
     "INTERVALS",
+    "MAX_SYMBOLS",
     "PERIODS",
     "SAMPLE_SYMBOLS",
     "CandleCache",
@@ -33,6 +35,7 @@ __all__ = [
     "FetchError",
     "Fetcher",
     "FetcherError",
+    "MultiFetcher",
     "ReplaySource",
     "RetryPolicy",
     "SampleSource",

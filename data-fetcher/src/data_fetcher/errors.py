@@ -20,4 +20,13 @@ class DataError(FetcherError, ValueError):
 
 
 class FetchError(FetcherError):
-    """The data could not be obtained (unknown symbol, network down, rate limit...)."""
+    """The data could not be obtained (unknown symbol, network down, rate limit...).
+
+    A Yahoo failure sets :attr:`kind` (see ``classify_error``) and :attr:`transient`
+    (``True`` for ``network``, ``rate_limit`` and ``server``: a later try may succeed).
+    """
+
+    #: ``network``, ``rate_limit``, ``server``, ``unknown_symbol``, ``other`` or ``None``.
+    kind: str | None = None
+    #: True when a later try may succeed.
+    transient: bool = False

@@ -87,6 +87,7 @@ class ReplaySource(CandleSource):
     ) -> None:
         self.symbol = symbol
         self.candles = validate_candles(candles, symbol)
+        self._values = self.candles.to_numpy(dtype="float64")
         #: The candles' interval: as given, else inferred from the stamps (``None`` if
         #: irregular).
         self.interval = interval or infer_interval(self.candles.index)
@@ -105,11 +106,27 @@ class ReplaySource(CandleSource):
 
     def fetch_latest(self) -> pd.DataFrame | None:
         """Return the next candle as a one-row frame, or ``None`` when none is left."""
+        at = self.advance()
+        if at is None:
+            return None
+        # what ``candles.iloc[at : at + 1].copy()`` gives, built from the arrays (cheaper:
+        # a live loop over hundreds of symbols makes one of these per symbol and poll)
+        row = pd.DataFrame(
+            self._values[at : at + 1].copy(),
+            index=self.candles.index[at : at + 1],
+            columns=self.candles.columns,
+            copy=False,
+        )
+        if self.candles.attrs:
+            row.attrs = dict(self.candles.attrs)
+        return row
+
+    def advance(self) -> int | None:
+        """Step the feed: the position of the next candle in :attr:`candles`, or ``None``."""
         if self.cursor >= len(self.candles):
             return None
-        row = self.candles.iloc[self.cursor : self.cursor + 1].copy()
         self.cursor += 1
-        return row
+        return self.cursor - 1
 
     @property
     def exhausted(self) -> bool:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import random
+import re
 import threading
 import time
 import warnings
@@ -25,6 +26,8 @@ __all__ = [
     "YahooSource",
     "check_yahoo_range",
     "classify_error",
+    "classify_error_text",
+    "newest_complete",
     "normalize_yfinance",
     "yahoo_default_period",
 ]
@@ -150,14 +153,52 @@ def classify_error(exc: BaseException) -> str:
         return "server"
     if isinstance(exc, json.JSONDecodeError):
         return "server"  # an HTML error page instead of JSON
-    if isinstance(exc, (OSError, TimeoutError)) or type(exc).__name__ in (
-        "ConnectionError",
-        "Timeout",
-        "ReadTimeout",
-        "ConnectTimeout",
-        "DNSError",
-    ):
+    if isinstance(exc, (OSError, TimeoutError)) or type(exc).__name__ in _NETWORK_NAMES:
         return "network"
+    return "other"
+
+
+_NETWORK_NAMES = ("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "DNSError")
+_TEXT_KINDS = {
+    "YFRateLimitError": "rate_limit",
+    "YFTickerMissingError": "unknown_symbol",
+    "YFTzMissingError": "unknown_symbol",
+    "JSONDecodeError": "server",
+    "OSError": "network",
+    "TimeoutError": "network",
+    **dict.fromkeys(_NETWORK_NAMES, "network"),
+}
+
+
+def classify_error_text(text: str) -> str:
+    """:func:`classify_error` for a failure that yfinance only kept as ``repr(exc)``.
+
+    ``yfinance.download()`` catches the exception of each ticker and keeps its ``repr``
+    (e.g. ``"YFRateLimitError('Too Many Requests...')"``, ``"HTTPError('404 Client
+    Error: ...')"``); this sorts such a text into the same kinds.
+
+    Examples:
+        >>> classify_error_text("DNSError('Failed to resolve host')")
+        'network'
+        >>> classify_error_text("HTTPError('503 Server Error: for url: ...')")
+        'server'
+    """
+    name = text.partition("(")[0].strip().rpartition(".")[2]
+    if name == "YFPricesMissingError":
+        # without a reason from Yahoo the message speculates "possibly delisted"
+        return "empty" if "possibly delisted;" in text else "unknown_symbol"
+    if name in _TEXT_KINDS:
+        return _TEXT_KINDS[name]
+    status = re.search(r"\b([45]\d\d) (?:Client|Server) Error", text)
+    if status:
+        code = int(status.group(1))
+        if code == 429:
+            return "rate_limit"
+        if code >= 500:
+            return "server"
+        return "unknown_symbol" if code in (400, 404, 422) else "other"
+    if name == "YFDataException" and "DOWN" in text:
+        return "server"
     return "other"
 
 
@@ -195,6 +236,27 @@ def _candle_end(stamp: pd.Timestamp, interval: str) -> pd.Timestamp:
     if interval == "3mo":
         return stamp + pd.DateOffset(months=3)
     return stamp + interval_timedelta(interval)
+
+
+def newest_complete(
+    candles: pd.DataFrame, interval: str, now: float, last_stamp: pd.Timestamp | None
+) -> pd.DataFrame | None:
+    """The newest candle of ``candles`` that has ended by ``now`` if newer than ``last_stamp``.
+
+    A candle is complete when ``stamp + interval <= now`` (``now`` in epoch seconds).
+
+    Returns:
+        A one-row copy, or ``None`` when no complete candle is newer than ``last_stamp``.
+    """
+    wall = pd.Timestamp(now, unit="s", tz="UTC")
+    ends = pd.DatetimeIndex([_candle_end(t, interval) for t in candles.index])
+    complete = candles[ends <= wall]
+    if complete.empty:
+        return None
+    newest = complete.iloc[-1:]
+    if last_stamp is not None and newest.index[0] <= last_stamp:
+        return None
+    return newest.copy()
 
 
 class YahooSource(CandleSource):
@@ -293,7 +355,11 @@ class YahooSource(CandleSource):
             self.attempts = getattr(exc, "attempts", 1)
             if empty_ok and classify_error(exc) == "empty":
                 return None
-            raise self._fetch_error(exc, period) from None
+            error = self._fetch_error(exc, period)
+            if isinstance(error, FetchError):
+                error.kind = classify_error(exc)
+                error.transient = _transient(exc)
+            raise error from None
         if empty_ok and (frame is None or frame.empty):
             return None
         if frame is None or frame.empty:
@@ -364,13 +430,7 @@ class YahooSource(CandleSource):
         if candles is None:
             logger.debug("%s: Yahoo sent no candle (market closed?)", self.symbol)
             return None
-        now = pd.Timestamp(self.clock(), unit="s", tz="UTC")
-        ends = pd.DatetimeIndex([_candle_end(t, self.interval) for t in candles.index])
-        complete = candles[ends <= now]
-        if complete.empty:
-            return None
-        newest = complete.iloc[-1:]
-        if self.last_stamp is not None and newest.index[0] <= self.last_stamp:
-            return None
-        self.last_stamp = newest.index[0]
-        return newest.copy()
+        newest = newest_complete(candles, self.interval, self.clock(), self.last_stamp)
+        if newest is not None:
+            self.last_stamp = newest.index[0]
+        return newest
