@@ -1,6 +1,7 @@
 """``train --symbols [--global]``, ``backtest --symbols --global`` and a global model in use."""
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -107,5 +108,47 @@ def test_backtest_global_table_and_report(tmp_path):
 def test_multi_symbol_usage_errors(argv, message, tmp_path):
     registry = ["--registry", tmp_path] if argv[0] == "train" else []
     result = run([*argv, "--source", "sample", *registry])
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    assert message in result.stderr, result.stderr
+
+
+def test_predict_symbols_one_loop_over_a_global_model(trained_global, tmp_path):
+    """A real subprocess: the installed command, the replay of two shipped samples."""
+    import subprocess
+    import sys
+
+    _, out, _ = trained_global
+    log = tmp_path / "many.jsonl"
+    argv = ["predict", "--model", str(out), "--symbols", "^GSPC,IBM", "--source", "replay"]
+    exe = Path(sys.executable).with_name("stock-analyzer")  # the installed entry point
+    proc = subprocess.run(
+        [exe, *argv, "--max-ticks", "15", "--log", str(log)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "2 symbols, polls 15 (one batched request each)" in proc.stdout
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    for symbol in ("^GSPC", "IBM"):
+        mine = [r for r in records if r["symbol"] == symbol and r["type"] == "prediction"]
+        assert len(mine) == 15
+    result = run([*argv, "--max-ticks", "3", "--json"])
+    body = json.loads(result.stdout)
+    assert body["predictions"] == 6 and set(body["symbols"]) == {"^GSPC", "IBM"}
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--symbol", "^GSPC"], "--symbol and --symbols/--watchlist are mutually exclusive"),
+        (["--model", None], "does not know 'MSFT'"),
+        ([], "no registered model for IBM, MSFT: 'stock-analyzer train --symbols IBM,MSFT'"),
+    ],
+)
+def test_predict_symbols_errors(trained_global, tmp_path, extra, message):
+    _, out, _ = trained_global
+    extra = [str(out) if e is None else e for e in extra]
+    argv = ["predict", "--symbols", "IBM,MSFT", "--source", "replay", "--registry", tmp_path]
+    result = run([*argv, *extra, "--max-ticks", "2"])
     assert result.exit_code in (1, 2) and "Traceback" not in result.output
     assert message in result.stderr, result.stderr

@@ -17,6 +17,7 @@ JSONL log, one record per symbol and horizon.
 from __future__ import annotations
 
 import dataclasses
+import math
 import signal
 import sys
 import threading
@@ -257,6 +258,7 @@ class _Lane(Activator):
             num_threads=None, recalibrate=recalibrate,
         )  # fmt: skip
         self.symbol = symbol
+        self._tz: str | None = None  # the history's time zone (the records keep it)
 
 
 class _NoFeed:
@@ -275,8 +277,8 @@ class MultiActivator:
 
     Args:
         fetcher: A ``data_fetcher.MultiFetcher`` (``fetch_historical() -> {symbol:
-            candles}``, ``fetch_latest() -> {symbol: candle | None}``, ``errors``,
-            ``exhausted``, ``is_live``, ``interval``).
+            candles}``, ``fetch_latest_table()`` (one row per symbol with a new candle),
+            ``errors``, ``symbols``, ``exhausted``, ``is_live``, ``interval``).
         system: The :class:`MultiSystem` of the same symbols.
         poll_interval: Seconds between polls of a live source (a replay never waits).
         max_ticks: Stop after this many polls that brought a new candle.
@@ -364,15 +366,18 @@ class MultiActivator:
                 system.warm_up(candles["Close"].to_numpy(dtype=np.float64))
             if len(candles):
                 lane._last_time = candles.index[-1]
+            tz = getattr(candles.index, "tz", None)
+            lane._tz = None if tz is None else str(tz)
             lane.summary.warmup = len(candles)
             n += len(candles)
         return n
 
-    def _poll(self) -> dict[str, Any] | None:
+    def _poll(self) -> Any:
+        """One batched poll (``fetch_latest_table``), retrying with back-off; ``None``: stop."""
         failed = 0
         while not self._stop.is_set():
             try:
-                return self.fetcher.fetch_latest()
+                return self.fetcher.fetch_latest_table()
             except Exception as exc:
                 self.summary.failures += 1
                 delay = self.retry.delay(min(failed, 64))
@@ -381,36 +386,51 @@ class MultiActivator:
                 self._stop.wait(delay)
         return None
 
-    def _tick(self, latest: Mapping[str, Any]) -> bool:
-        """Feed one poll's candles; one batched forward; records. Whether any was new."""
+    def _tick(self, table: Any) -> bool:
+        """Feed one poll's new candles; one batched forward; records. Whether any was new.
+
+        ``table``: one row per symbol with a new candle (index ``Symbol``, ``Time`` in UTC
+        then ``Open, High, Low, Close, Volume``), as ``MultiFetcher.fetch_latest_table``.
+        """
+        from data_fetcher.validate import MAX_PRICE
+
         from finance_demo.errors import IntervalMismatchError
 
+        if len(table) == 0:
+            return False
+        names = table.index.tolist()
+        stamps = table["Time"]
+        values = table[["Open", "High", "Low", "Close", "Volume"]].to_numpy(dtype=np.float64)
         accepted: dict[str, tuple[Any, Any]] = {}
-        for symbol, lane in self.lanes.items():
-            candle = latest.get(symbol)
-            if candle is None or len(candle) == 0:
+        for i, symbol in enumerate(names):
+            lane = self.lanes.get(symbol)
+            if lane is None:
                 continue
-            reason = lane._bad_candle(candle)
-            if reason is not None:
+            row, close = values[i], float(values[i, 3])
+            stamp = stamps.iloc[i]
+            tz = lane._tz
+            if tz is not None and str(stamp.tz) != tz:  # the records keep the history's zone
+                stamp = stamp.tz_convert(tz)
+            if not math.isfinite(close) or not 0 < close <= MAX_PRICE:
                 lane.summary.bad_candles += 1
-                self.echo(f"{symbol}: skipped a bad candle: {reason}")
+                self.echo(f"{symbol}: skipped a bad candle: close {close!r} at {stamp}")
                 continue
-            stamp = candle.index[-1]
-            if lane._last_time is not None and stamp <= lane._last_time:
-                lane.summary.skipped += 1
-                continue
-            if lane._last_time is not None and stamp - lane._last_time < 0.5 * lane._step:
-                raise IntervalMismatchError(
-                    f"{symbol}: a new candle came {stamp - lane._last_time} after the "
-                    f"previous one, but the model was trained on {lane.interval} candles"
-                )
-            accepted[symbol] = (stamp, candle.iloc[-1])
+            if lane._last_time is not None:
+                if stamp <= lane._last_time:
+                    lane.summary.skipped += 1
+                    continue
+                if stamp - lane._last_time < 0.5 * lane._step:
+                    raise IntervalMismatchError(
+                        f"{symbol}: a new candle came {stamp - lane._last_time} after the "
+                        f"previous one, but the model was trained on {lane.interval} candles"
+                    )
+            accepted[symbol] = (stamp, row)
         preds = self.system.step(accepted)
         for symbol, (stamp, row) in accepted.items():
             lane = self.lanes[symbol]
             lane.summary.ticks += 1
             lane._last_time = stamp
-            lane._record_outcomes(lane.system.tick, stamp, float(row["Close"]))
+            lane._record_outcomes(lane.system.tick, stamp, float(row[3]))
         for symbol, pred in preds.items():
             lane = self.lanes[symbol]
             lane.summary.predictions += 1
@@ -460,8 +480,11 @@ class MultiActivator:
             if latest is None:
                 break
             self.summary.polls += 1
-            for symbol in getattr(self.fetcher, "errors", None) or {}:
-                self.summary.symbol_errors[symbol] = self.summary.symbol_errors.get(symbol, 0) + 1
+            for symbol, reason in (getattr(self.fetcher, "errors", None) or {}).items():
+                seen = self.summary.symbol_errors.get(symbol, 0)
+                if not seen:  # once per symbol: a dead ticker must not flood the log
+                    self.echo(f"{symbol}: {reason}")
+                self.summary.symbol_errors[symbol] = seen + 1
             if self._tick(latest):
                 ticks += 1
             elif getattr(self.fetcher, "exhausted", False):

@@ -579,12 +579,26 @@ def _replay_start(value: str | None) -> Any:
     help="Roll the interval calibration over the last N realized outcomes (default: keep "
     "the calibration from training).",
 )
+@click.option(
+    "--symbols",
+    type=CommaList(str),
+    help="Several symbols (A,B,C) in one loop: one batched request per poll, one forward "
+    "pass for all (--model a global model, else each symbol's latest registered model).",
+)
+@click.option(
+    "--watchlist",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file of symbols, one a line ('#' comments), instead of --symbols.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @_JSON
 def predict(**opts: Any) -> None:
     """Run the live loop: poll candles, predict, log, and score realized outcomes."""
     from stock_analyzer.render import prediction_line, summary_text
 
+    if opts["symbols"] or opts["watchlist"]:
+        _predict_many(opts)
+        return
     with user_errors(_OFFLINE_LIVE):
         from finance_demo import Activator, System, bind_symbol
 
@@ -637,6 +651,26 @@ def predict(**opts: Any) -> None:
             click.echo(json.dumps(summary.to_dict(), default=str).replace("NaN", "null"))
         else:
             click.echo(summary_text(summary), err=to_stdout)
+
+
+def _predict_many(opts: dict[str, Any]) -> None:
+    from stock_analyzer.multi_cli import predict_many
+    from stock_analyzer.render import prediction_line
+    from stock_analyzer.render_multi import multi_summary_text
+
+    to_stdout = opts["log_path"] == "-"
+    quiet = opts["quiet"] or opts["as_json"] or to_stdout
+
+    def show(record: dict[str, Any]) -> None:
+        if record["type"] == "prediction":
+            click.echo(f"{record['symbol']}  {prediction_line(record, 4)}")
+
+    summary = predict_many(opts, None if quiet else show)
+    with _signals_ignored():
+        if opts["as_json"]:
+            click.echo(json.dumps(summary.to_dict(), default=str).replace("NaN", "null"))
+        else:
+            click.echo(multi_summary_text(summary), err=to_stdout)
 
 
 class _FoldProgress(_Progress):

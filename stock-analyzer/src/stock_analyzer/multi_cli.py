@@ -223,3 +223,89 @@ def backtest_global_command(ctx: click.Context, opts: dict[str, Any], progress: 
         click.echo(f"{result.folds} folds in {result.seconds:.0f} s", err=to_stderr)
     if errors:
         ctx.exit(1)
+
+
+def _models_of(opts: dict[str, Any], symbols: list[str]) -> dict[str, Any]:
+    """``symbol -> model``: ``--model`` bound to each symbol, else each one's latest."""
+    from finance_demo import bind_symbol
+
+    from model import load_forecaster
+    from stock_analyzer.models_cli import open_registry
+
+    ref = opts["model_path"]
+    if ref is not None:
+        if not Path(ref).is_file():
+            ref = open_registry(opts["registry"]).resolve(ref)
+        model = load_forecaster(ref)
+        return {s: bind_symbol(model, s) for s in symbols}
+    registry = open_registry(opts["registry"])
+    found = {s: registry.latest(s, opts["interval"]) for s in symbols}
+    missing = [s for s, entry in found.items() if entry is None]
+    if missing:
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        raise click.ClickException(
+            f"no registered model for {shown}: 'stock-analyzer train --symbols "
+            f"{','.join(missing[:3])}{',...' if len(missing) > 3 else ''}' (or --model a "
+            "global one)"
+        )
+    return {s: load_forecaster(entry.path) for s, entry in found.items()}
+
+
+def predict_many(opts: dict[str, Any], on_record: Any) -> Any:
+    """``predict --symbols A,B`` / ``--watchlist FILE``: one live loop over all of them.
+
+    Returns:
+        The ``MultiSummary``.
+    """
+    import sys
+
+    from stock_analyzer.cli import _OFFLINE_LIVE, _replay_start
+
+    if opts["symbol"]:
+        raise click.UsageError("--symbol and --symbols/--watchlist are mutually exclusive")
+    with user_errors(_OFFLINE_LIVE):
+        from data_fetcher import FetcherError, MultiFetcher
+        from finance_demo import spec_of
+        from finance_demo.multi_live import MultiActivator, MultiSystem
+
+        symbols = symbols_of(opts)
+        models = _models_of(opts, symbols)
+        system = MultiSystem(models)
+        intervals = {spec_of(m).interval or "1d" for m in models.values()}
+        if len(intervals) > 1:
+            raise click.UsageError(
+                f"the models were trained on {', '.join(sorted(intervals))} candles: one "
+                "live loop polls one interval"
+            )
+        interval = intervals.pop()
+        if opts["interval"] and opts["interval"] != interval:
+            raise click.BadParameter(
+                f"the models were trained on {interval} candles; use --interval {interval}",
+                param_hint="'--interval'",
+            )
+        try:
+            fetcher = MultiFetcher(
+                symbols,
+                period=opts["period"],
+                interval=interval,
+                source=opts["source"],
+                replay_start=_replay_start(opts["replay_start"]),
+            )
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        except FetcherError as exc:
+            raise click.ClickException(str(exc)) from None
+        to_stdout = opts["log_path"] == "-"
+        activator = MultiActivator(
+            fetcher,
+            system,
+            poll_interval=opts["poll_interval"],
+            max_ticks=opts["max_ticks"],
+            log=sys.stdout if to_stdout else opts["log_path"],
+            echo=_echo_err,
+            on_record=on_record,
+            recalibrate=opts["recalibrate"],
+        )
+        return activator.execute()

@@ -92,3 +92,41 @@ def global_backtest_table(result: Any, errors: list[dict[str, str]]) -> str:
             f"{tally['winkler'][1]} of {len(result.rows)} symbols"
         )
     return "\n".join(lines + _failures(errors))
+
+
+def multi_summary_text(summary: Any) -> str:
+    """A multi-symbol live run (``finance_demo.MultiSummary``): one row per symbol, totals.
+
+    Each row: ticks, predictions, outcomes, and for the first horizon the live MAE beside
+    persistence's and the interval coverage; then the polls, failures and why it stopped.
+    """
+    rows = [("symbol", "ticks", "predictions", "outcomes", "MAE", "persist.", "coverage",
+             "skipped", "bad")]  # fmt: skip
+    for symbol, s in summary.symbols.items():
+        m = next(iter(s.metrics.values()), None) if s.metrics else None
+        seen = m is not None and m.count
+        rows.append(
+            (
+                symbol,
+                str(s.ticks),
+                str(s.predictions),
+                str(s.outcomes),
+                num(m.mae, ".5f") if seen else "n/a",
+                num(m.mae_persistence, ".5f") if seen else "n/a",
+                pct(m.coverage) if seen else "n/a",
+                str(s.skipped),
+                str(s.bad_candles),
+            )
+        )
+    lines = grid(rows)
+    failing = ", ".join(f"{k} ({v})" for k, v in summary.symbol_errors.items())
+    lines.append(
+        f"{len(summary.symbols)} symbols, polls {summary.polls} (one batched request each), "
+        f"fetch failures {summary.failures}, predictions {summary.predictions}, outcomes "
+        f"{summary.outcomes} in {summary.seconds:.1f} s (stopped: {summary.stopped})"
+    )
+    if failing:
+        lines.append(f"symbols that failed in some polls: {failing}")
+    if summary.log_path:
+        lines.append(f"log: {summary.log_path}")
+    return "\n".join(lines)
