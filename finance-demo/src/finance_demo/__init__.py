@@ -31,7 +31,10 @@ _EXPORTS = {
     "InsufficientDataError": "finance_demo.errors",
     "IntervalMismatchError": "finance_demo.errors",
     "LiveMetrics": "finance_demo.live_metrics",
+    "MultiActivator": "finance_demo.multi_live",
     "MultiResult": "finance_demo.multi",
+    "MultiSummary": "finance_demo.multi_live",
+    "MultiSystem": "finance_demo.multi_live",
     "PipelineError": "finance_demo.errors",
     "PipelineSpec": "finance_demo.config",
     "Prediction": "finance_demo.system",
@@ -146,6 +149,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         run_symbols,
         train_symbol,
     )
+    from finance_demo.multi_live import MultiActivator, MultiSummary, MultiSystem
     from finance_demo.system import Prediction, Predictor, System, spec_of
     from finance_demo.training import evaluate, few_samples, train_model
     from finance_demo.tuning import SearchSpace, TuneResult, load_space_file, tune
@@ -166,7 +170,10 @@ __all__ = [
     "InsufficientDataError",
     "IntervalMismatchError",
     "LiveMetrics",
+    "MultiActivator",
     "MultiResult",
+    "MultiSummary",
+    "MultiSystem",
     "PipelineError",
     "PipelineSpec",
     "Prediction",
