@@ -152,3 +152,21 @@ def test_predict_symbols_errors(trained_global, tmp_path, extra, message):
     result = run([*argv, *extra, "--max-ticks", "2"])
     assert result.exit_code in (1, 2) and "Traceback" not in result.output
     assert message in result.stderr, result.stderr
+
+
+def test_forecast_symbols_one_row_each_a_failing_one_reported(trained_global):
+    _, out, _ = trained_global
+    argv = ["forecast", "--model", out, "--symbols", "^GSPC,MSFT,IBM", "--source", "sample"]
+    result = run(argv)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2].startswith("^GSPC ") and lines[3].startswith("IBM ")
+    assert lines[4].startswith("MSFT: the global model does not know 'MSFT'")
+    body = json.loads(run([*argv, "--json"]).stdout)
+    assert [f["symbol"] for f in body["forecasts"]] == ["^GSPC", "IBM"]
+    assert [e["symbol"] for e in body["errors"]] == ["MSFT"]
+    single = json.loads(run(["forecast", "--model", out, "--symbol", "IBM", "--source",
+                             "sample", "--json"]).stdout)  # fmt: skip
+    assert body["forecasts"][1]["horizons"] == single["horizons"]
+    both = run([*argv, "--symbol", "IBM"])
+    assert both.exit_code == 2 and "mutually exclusive" in both.stderr

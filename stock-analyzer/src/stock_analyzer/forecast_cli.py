@@ -14,7 +14,13 @@ from typing import Any
 import click
 
 from stock_analyzer.models_cli import Duration, ModelRef, open_registry, registry_option
-from stock_analyzer.options import FiniteFloat, SourceType, config_option, user_errors
+from stock_analyzer.options import (
+    CommaList,
+    FiniteFloat,
+    SourceType,
+    config_option,
+    user_errors,
+)
 
 __all__ = ["forecast"]
 
@@ -61,6 +67,17 @@ _OFFLINE = "offline? --source sample or --source replay use the candles shipped 
     help="A latest model older than this (24h, 7d...) is retrained with --auto-train, "
     "else refused.",
 )
+@click.option(
+    "--symbols",
+    type=CommaList(str),
+    help="Several symbols (A,B,C): one forecast each (a global --model for all, else each "
+    "one's latest model); a failing symbol is one line and the others still print.",
+)
+@click.option(
+    "--watchlist",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file of symbols, one a line ('#' comments), instead of --symbols.",
+)
 @config_option
 @registry_option
 @click.option("--json", "as_json", is_flag=True, help="Print the forecast as JSON.")
@@ -73,10 +90,54 @@ def forecast(ctx: click.Context, **opts: Any) -> None:
     up / down when the longest horizon's predicted mean is above +0.25 / below -0.25 of
     its sigma; else ranging.
     """
-    if opts["model_ref"] is None and not opts["symbol"]:
-        raise click.UsageError("Missing option '--symbol' (or --model).")
     if opts["max_age"] is not None and opts["model_ref"] is not None:
         raise click.UsageError("--max-age applies to the latest model, not to --model")
+    if opts["symbols"] or opts["watchlist"]:
+        _forecast_many(ctx, opts)
+        return
+    if opts["model_ref"] is None and not opts["symbol"]:
+        raise click.UsageError("Missing option '--symbol' (or --model).")
+    with user_errors(_OFFLINE):
+        body = _forecast_one(ctx, opts, opts["symbol"])
+    if opts["as_json"]:
+        click.echo(json.dumps(body, indent=2, default=str, allow_nan=False))
+        return
+    from stock_analyzer.render_models import forecast_text
+
+    click.echo(forecast_text(body))
+
+
+def _forecast_many(ctx: click.Context, opts: dict[str, Any]) -> None:
+    """``forecast --symbols A,B``: one forecast per symbol, one table (or JSON list)."""
+    from finance_demo.multi import _one_line
+
+    from stock_analyzer.multi_cli import symbols_of
+    from stock_analyzer.render_multi import forecasts_table
+
+    if opts["symbol"]:
+        raise click.UsageError("--symbol and --symbols/--watchlist are mutually exclusive")
+    with user_errors(_OFFLINE):
+        symbols = symbols_of(opts)
+    bodies, errors = {}, []
+    for symbol in symbols:
+        try:
+            with user_errors(_OFFLINE):
+                bodies[symbol] = _forecast_one(ctx, opts, symbol)
+        except click.ClickException as exc:
+            errors.append({"symbol": symbol, "error": exc.format_message()})
+        except Exception as exc:  # one line per failed symbol; the others still print
+            errors.append({"symbol": symbol, "error": _one_line(exc)})
+    if opts["as_json"]:
+        body = {"forecasts": list(bodies.values()), "errors": errors}
+        click.echo(json.dumps(body, indent=2, default=str, allow_nan=False))
+    else:
+        click.echo(forecasts_table(list(bodies.values()), errors))
+    if errors:
+        ctx.exit(1)
+
+
+def _forecast_one(ctx: click.Context, opts: dict[str, Any], wanted: str | None) -> dict:
+    """One symbol's forecast body (``Forecast.to_dict()`` and ``trained``)."""
     fetched: dict[str, Any] = {}
 
     def candles(symbol: str, interval: str) -> Any:
@@ -89,62 +150,55 @@ def forecast(ctx: click.Context, **opts: Any) -> None:
             fetched["candles"] = fetcher.fetch_historical()
         return fetched["candles"]
 
-    with user_errors(_OFFLINE):
-        from finance_demo import bind_symbol, spec_of
-        from finance_demo.forecast import completed_candles, ensure_model
-        from finance_demo.forecast import forecast as run_forecast
+    from finance_demo import bind_symbol, spec_of
+    from finance_demo.forecast import completed_candles, ensure_model
+    from finance_demo.forecast import forecast as run_forecast
 
-        from model import load_forecaster
+    from model import load_forecaster
 
-        trained, label, ref = False, None, opts["model_ref"]
-        registry = None
-        if ref is not None and Path(ref).is_file():
-            path, label = Path(ref), str(ref)
-        elif ref is not None:
-            registry = open_registry(opts["registry"])
-            path = registry.resolve(ref)
-            label = path.stem
-        else:
-            registry = open_registry(opts["registry"])
-            symbol = opts["symbol"]
-            interval = opts["interval"]
-            if interval is None:
-                latest = registry.latest(symbol)
-                interval = (latest.interval if latest else None) or "1d"
-            settings = None
-            if opts["auto_train"]:
-                from stock_analyzer.options import merge_settings
+    trained, label, ref = False, None, opts["model_ref"]
+    registry = None
+    if ref is not None and Path(ref).is_file():
+        path, label = Path(ref), str(ref)
+    elif ref is not None:
+        registry = open_registry(opts["registry"])
+        path = registry.resolve(ref)
+        label = path.stem
+    else:
+        registry = open_registry(opts["registry"])
+        symbol = wanted
+        interval = opts["interval"]
+        if interval is None:
+            latest = registry.latest(symbol)
+            interval = (latest.interval if latest else None) or "1d"
+        settings = None
+        if opts["auto_train"]:
+            from stock_analyzer.options import merge_settings
 
-                settings = merge_settings(ctx, {})
-            entry, trained = ensure_model(
-                registry,
-                symbol,
-                interval,
-                lambda: candles(symbol, interval),
-                settings=settings,
-                auto_train=opts["auto_train"],
-                max_age=opts["max_age"],
-            )
-            if trained:
-                click.echo(f"trained and registered {entry.id}", err=True)
-            path, label = entry.path, entry.id
-        model = bind_symbol(load_forecaster(path), opts["symbol"])  # a global model: one symbol
-        spec = spec_of(model)
-        interval = spec.interval or opts["interval"] or "1d"
-        if opts["interval"] and opts["interval"] != interval:
-            raise click.BadParameter(
-                f"the model was trained on {interval} candles; use --interval {interval}",
-                param_hint="'--interval'",
-            )
-        symbol = opts["symbol"] or spec.symbol
-        if not symbol:
-            raise click.UsageError("Missing option '--symbol' (the model records none).")
-        history = completed_candles(candles(symbol, interval), interval)
-        result = run_forecast(model, history, opts["level"], symbol=symbol, label=label)
-    body = {**result.to_dict(), "trained": trained}
-    if opts["as_json"]:
-        click.echo(json.dumps(body, indent=2, default=str, allow_nan=False))
-        return
-    from stock_analyzer.render_models import forecast_text
-
-    click.echo(forecast_text(body))
+            settings = merge_settings(ctx, {})
+        entry, trained = ensure_model(
+            registry,
+            symbol,
+            interval,
+            lambda: candles(symbol, interval),
+            settings=settings,
+            auto_train=opts["auto_train"],
+            max_age=opts["max_age"],
+        )
+        if trained:
+            click.echo(f"trained and registered {entry.id}", err=True)
+        path, label = entry.path, entry.id
+    model = bind_symbol(load_forecaster(path), wanted)  # a global model: one symbol
+    spec = spec_of(model)
+    interval = spec.interval or opts["interval"] or "1d"
+    if opts["interval"] and opts["interval"] != interval:
+        raise click.BadParameter(
+            f"the model was trained on {interval} candles; use --interval {interval}",
+            param_hint="'--interval'",
+        )
+    symbol = wanted or spec.symbol
+    if not symbol:
+        raise click.UsageError("Missing option '--symbol' (the model records none).")
+    history = completed_candles(candles(symbol, interval), interval)
+    result = run_forecast(model, history, opts["level"], symbol=symbol, label=label)
+    return {**result.to_dict(), "trained": trained}

@@ -130,3 +130,28 @@ def multi_summary_text(summary: Any) -> str:
     if summary.log_path:
         lines.append(f"log: {summary.log_path}")
     return "\n".join(lines)
+
+
+def forecasts_table(bodies: list[dict[str, Any]], errors: list[dict[str, str]]) -> str:
+    """One row per symbol's forecast (``Forecast.to_dict()``): its first horizon and regime."""
+    rows = [("symbol", "candle", "close", "horizon", "direction", "return", "price",
+             "interval", "regime", "model")]  # fmt: skip
+    for body in bodies:
+        d = body["price_decimals"]
+        h = body["horizons"][0]
+        rows.append(
+            (
+                body["symbol"],
+                str(body["time"])[:19],
+                f"{body['close']:.{d}f}",
+                f"h{h['horizon']}",
+                h["direction"],
+                f"{h['predicted_return']:+.3%}",
+                f"{h['predicted_price']:.{d}f}",
+                f"[{h['lower_price']:.{d}f}, {h['upper_price']:.{d}f}]",
+                body["regime"],
+                str(body["model"]),
+            )
+        )
+    lines = grid(rows) if len(rows) > 1 else ["no forecast"]
+    return "\n".join(lines + _failures(errors))
