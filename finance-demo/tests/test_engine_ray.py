@@ -98,3 +98,14 @@ def test_ray_symbols_a_failing_one_reported(tiny_settings):
     assert [e["symbol"] for e in result.errors] == ["NOPE"]
     assert result.errors[0]["error"].startswith("no sample data for symbol 'NOPE'; sample")
     assert "\n" not in result.errors[0]["error"]
+
+
+def test_ray_global_backtest_identical_to_serial(tiny_settings, make_candles):
+    from finance_demo import backtest_global
+
+    candles = {"A": make_candles(300, seed=1), "B": make_candles(280, seed=2)}
+    reference = backtest_global(candles, tiny_settings, folds=2)
+    with make_engine("ray") as engine:
+        result = backtest_global(candles, tiny_settings, folds=2, engine=engine)
+    strip = lambda r: {**r.to_dict(), "seconds": None}  # noqa: E731
+    assert strip(result) == strip(reference) and len(result.rows) == 2
