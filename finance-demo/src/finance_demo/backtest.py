@@ -170,14 +170,21 @@ def backtest(
     with torch_threads(plan.settings.training.num_threads):
         # every fold runs with the caller's thread count wherever it runs: the same bits
         threads = current_threads()
+        order = list(range(len(plan.bounds)))
+        if engine is not None and not isinstance(engine, SerialEngine):
+            order.reverse()  # on a pool the longest trainings first: no lone fold at the end
         jobs = (
-            (call_with_threads, (threads, _run_fold, plan, candles, k, a, b, symbol, interval))
-            for k, (a, b) in enumerate(plan.bounds)
+            (
+                call_with_threads,
+                (threads, _run_fold, plan, candles, k, *plan.bounds[k], symbol, interval),
+            )
+            for k in order
         )
         try:
             runs = completed(SerialEngine() if engine is None else engine, jobs)
             with contextlib.closing(runs):  # on an error or Ctrl-C: cancel the running folds
-                for k, future in runs:
+                for i, future in runs:
+                    k = order[i]
                     finished[k] = future.result()
                     if progress is not None:
                         progress(len(finished), len(plan.bounds), finished[k][1])

@@ -533,6 +533,9 @@ def backtest_global(
     done = 0
     with torch_threads(settings.training.num_threads):
         threads = current_threads()
+        order = list(range(n_folds))
+        if engine is not None and not isinstance(engine, SerialEngine):
+            order.reverse()  # on a pool the longest trainings first
         jobs = (
             (
                 call_with_threads,
@@ -546,11 +549,12 @@ def backtest_global(
                     embedding,
                 ),
             )
-            for k in range(n_folds)
+            for k in order
         )
         runs = completed(SerialEngine() if engine is None else engine, jobs)
         with contextlib.closing(runs):
-            for k, future in runs:
+            for i, future in runs:
+                k = order[i]
                 for s, block in future.result().items():
                     for name, value in block.items():
                         pooled[s].setdefault(name, []).append(np.asarray(value))
