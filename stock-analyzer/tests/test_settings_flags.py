@@ -123,4 +123,5 @@ def test_every_allowed_value_trains_from_the_example_file(field, value, tmp_path
     model = Model.load(out)
     spec = spec_of(model)
     recorded = {**spec.buffer.to_dict(), **spec.features.to_dict(), **model.config.to_dict()}
+    recorded.update(model.metadata["training"])
     assert recorded[field.name] == value

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import typing
 from dataclasses import asdict, dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "LR_SCHEDULES",
     "EnsembleConfig",
     "ModelConfig",
     "Seq2SeqConfig",
@@ -24,6 +25,10 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 256
 
 _C = TypeVar("_C")
+
+#: Learning-rate schedules of ``TrainConfig.lr_schedule``.
+LrSchedule = Literal["plateau", "cosine", "warmup_cosine"]
+LR_SCHEDULES: tuple[str, ...] = typing.get_args(LrSchedule)
 
 
 class _DictConfig:
@@ -273,8 +278,15 @@ class TrainConfig(_DictConfig):
         weight_decay: Adam weight decay (L2, >= 0).
         val_fraction: Share of the samples used for validation, in (0, 1): the last part
             of the (time-ordered) data when no explicit validation set is given.
-        patience: Epochs without a better validation loss before stopping; the learning
-            rate halves after max(1, patience // 3) such epochs; 1 to 1000000.
+        patience: Epochs without a better validation loss before stopping; with the
+            plateau schedule the learning rate halves after max(1, patience // 3) such
+            epochs; 1 to 1000000.
+        min_delta: A validation loss counts as better only when it is below the best so
+            far by more than this (>= 0; early stopping and the plateau schedule).
+        lr_schedule: plateau (halve on a validation plateau), cosine (from lr down to
+            0 over the epochs, per epoch) or warmup_cosine (linear warm-up over
+            warmup_epochs, then cosine).
+        warmup_epochs: Epochs of linear warm-up for warmup_cosine, 0 to 1000000.
         seed: Seed of the weight initialization, dropout and batch shuffling, in
             [0, 2**63 - 1].
         grad_clip: Maximum gradient norm (0 disables clipping).
@@ -299,6 +311,9 @@ class TrainConfig(_DictConfig):
     weight_decay: float = 1e-5
     val_fraction: float = 0.15
     patience: int = 5
+    min_delta: float = 0.0
+    lr_schedule: LrSchedule = "plateau"
+    warmup_epochs: int = 2
     seed: int = 0
     grad_clip: float = 1.0
     beta: float = 0.5
@@ -316,11 +331,20 @@ class TrainConfig(_DictConfig):
             raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {_shown(seed)}")
         if self.num_threads is not None:
             _positive_int("num_threads", self.num_threads, 1024)
+        if not isinstance(self.lr_schedule, str) or self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                f"got {_shown(self.lr_schedule)}"
+            )
+        w = self.warmup_epochs
+        if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 1_000_000:
+            raise ValueError(f"warmup_epochs must be an integer in [0, 1000000], got {_shown(w)}")
         checks = {
             "lr": (lambda v: v > 0, "a positive number"),
             "weight_decay": (lambda v: v >= 0, "a non-negative number"),
             "val_fraction": (lambda v: 0 < v < 1, "strictly between 0 and 1"),
             "grad_clip": (lambda v: v >= 0, "a non-negative number"),
+            "min_delta": (lambda v: v >= 0, "a non-negative number"),
             "beta": (lambda v: 0 <= v <= 1, "in [0, 1]"),
         }
         for name, (ok, words) in checks.items():

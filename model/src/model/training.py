@@ -48,6 +48,33 @@ def _evaluate(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, chunk: int = 819
     return total / X.shape[0]
 
 
+def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Any:
+    """The learning-rate schedule of ``config.lr_schedule``, stepped once per epoch.
+
+    ``plateau``: halve after ``max(1, patience // 3)`` epochs without a better validation
+    loss (better by more than ``min_delta`` when it is set, else torch's default 1e-4
+    relative). ``cosine``: epoch ``e`` (0-based) of ``E`` trains
+    at ``lr * (1 + cos(pi * e / E)) / 2``. ``warmup_cosine``: epoch ``e`` below ``W =
+    warmup_epochs`` at ``lr * (e + 1) / (W + 1)``, then the cosine over the other
+    ``E - W`` epochs.
+    """
+    if config.lr_schedule == "plateau":
+        # torch's own plateau test (1e-4 relative) unless a min_delta is set
+        delta = {"threshold": config.min_delta, "threshold_mode": "abs"} if config.min_delta else {}
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.5, patience=max(1, config.patience // 3), **delta
+        )
+    epochs = config.epochs
+    warm = min(config.warmup_epochs, epochs - 1) if config.lr_schedule == "warmup_cosine" else 0
+
+    def factor(e: int) -> float:
+        if e < warm:
+            return (e + 1) / (warm + 1)
+        return 0.5 * (1.0 + math.cos(math.pi * (e - warm) / max(1, epochs - warm)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def fit(
     net: nn.Module,
     X: torch.Tensor,
@@ -79,9 +106,7 @@ def fit(
     """
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=0.5, patience=max(1, config.patience // 3)
-    )
+    scheduler = _scheduler(optimizer, config)
     params = [p for p in net.parameters() if p.requires_grad]
     n, bs = X.shape[0], config.batch_size
     history: list[dict[str, Any]] = []
@@ -110,8 +135,11 @@ def fit(
         val_loss = _evaluate(net, X_val, Y_val)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {train_loss})")
-        scheduler.step(val_loss)
-        if val_loss < best_loss:
+        if config.lr_schedule == "plateau":
+            scheduler.step(val_loss)
+        else:
+            scheduler.step()
+        if val_loss < best_loss - config.min_delta:
             best_loss, best_epoch, bad_epochs = val_loss, epoch, 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         else:
