@@ -313,3 +313,10 @@ def test_save_errors(trained, tmp_path):
     m.metadata = {"when": object()}
     with pytest.raises(ValueError, match="metadata must be JSON-serializable"):
         m.save(tmp_path / "m.pt")
+
+
+def test_a_file_claiming_head_layers_it_lacks_is_refused(trained, tmp_path):
+    for claim in ({"head_hidden": [8]}, {"layer_norm": True}):
+        config = dict(trained.config.to_dict(), **claim)
+        message = _refused(_with_meta(trained, tmp_path, config=config), "missing|mismatch")
+        assert "hidden" in message or "norm" in message or "head" in message

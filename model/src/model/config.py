@@ -166,6 +166,10 @@ class ModelConfig(_DictConfig):
         skip: Add a linear path from the last timestep's inputs to both heads (an
             LSTNet-style highway), so mean and log-variance can extrapolate linearly beyond
             the training range where the saturating LSTM cannot.
+        head_hidden: Widths of hidden layers (ReLU) between the LSTM's output and the
+            heads, e.g. ``[64, 32]``; empty (default): the heads are one linear layer.
+            At most 8 layers, each 1 to 8192 wide.
+        layer_norm: Layer-normalize the LSTM's output (after attention) before the heads.
 
     Examples:
         >>> ModelConfig(hidden_dim=16, horizons=(1, 5)).n_outputs
@@ -186,13 +190,16 @@ class ModelConfig(_DictConfig):
     num_heads: int = 4
     horizons: tuple[int, ...] = (1,)
     skip: bool = False
+    head_hidden: tuple[int, ...] = ()
+    layer_norm: bool = False
 
     def __post_init__(self) -> None:
         for name, cap in self._CAPS.items():
             _positive_int(name, getattr(self, name), cap)
         if not 0.0 <= _finite("dropout", self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {_shown(self.dropout)}")
-        for name in ("bidirectional", "attention", "skip"):
+        object.__setattr__(self, "head_hidden", self._check_head_hidden(self.head_hidden))
+        for name in ("bidirectional", "attention", "skip", "layer_norm"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {_shown(getattr(self, name))}")
         object.__setattr__(self, "horizons", self._check_horizons(self.horizons))
@@ -227,6 +234,18 @@ class ModelConfig(_DictConfig):
         "num_layers": 64,
         "num_heads": 256,
     }
+
+    @staticmethod
+    def _check_head_hidden(value: Any) -> tuple[int, ...]:
+        words = "head_hidden must be a list of layer widths (integers 1 to 8192)"
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{words}, got {_shown(value)}")
+        if len(value) > 8:
+            raise ValueError(f"head_hidden must be at most 8 layers, got {len(value)}")
+        for i, w in enumerate(value):
+            if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 8192:
+                raise ValueError(f"{words}, got {_shown(w)} at position {i}")
+        return tuple(value)
 
     @staticmethod
     def _check_horizons(value: Any) -> tuple[int, ...]:

@@ -52,6 +52,12 @@ class LSTMNetwork(nn.Module):
             else None
         )
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        self.norm = nn.LayerNorm(width) if config.layer_norm else None
+        hidden: list[nn.Module] = []
+        for size in config.head_hidden:  # optional hidden layers before the heads
+            hidden += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        self.hidden = nn.Sequential(*hidden) if hidden else None
         # One linear layer for both heads: columns [:H] are the means, [H:] the log-variances.
         self.head = nn.Linear(width, 2 * config.n_outputs)
         # Optional linear path from the last timestep's inputs to both heads (LSTNet's
@@ -124,7 +130,12 @@ class LSTMNetwork(nn.Module):
             last = last + context.squeeze(1)
         elif return_attention:
             raise ValueError("this network has no attention (ModelConfig.attention=False)")
-        z = self.head(self.dropout(last))
+        if self.norm is not None:
+            last = self.norm(last)
+        last = self.dropout(last)
+        if self.hidden is not None:
+            last = self.hidden(last)
+        z = self.head(last)
         if self.skip is not None:
             z = z + self.skip(x[:, -1, :])
         n = self.config.n_outputs
