@@ -170,3 +170,44 @@ def test_forecast_symbols_one_row_each_a_failing_one_reported(trained_global):
     assert body["forecasts"][1]["horizons"] == single["horizons"]
     both = run([*argv, "--symbol", "IBM"])
     assert both.exit_code == 2 and "mutually exclusive" in both.stderr
+
+
+def test_train_interrupted_then_resumed_equals_one_run(tmp_path):
+    """Ctrl-C (SIGINT) in a real training process; --resume finishes it bit for bit."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    exe = Path(sys.executable).with_name("stock-analyzer")
+    base = [exe, "train", *TINY, "--symbol", "^GSPC", "--epochs", "40", "--patience", "40"]
+    base += ["--no-register", "-q", "--json"]
+    ckpt = tmp_path / "ckpt"
+    proc = subprocess.Popen(
+        [*base, "--checkpoint-dir", ckpt, "-o", tmp_path / "a.safetensors"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (ckpt / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: the last finished epoch is in" in err and "Traceback" not in err
+    resumed = subprocess.run(
+        [*base, "--checkpoint-dir", ckpt, "--resume", "-o", tmp_path / "a.safetensors"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    whole = subprocess.run(
+        [*base, "-o", tmp_path / "b.safetensors"], capture_output=True, text=True, timeout=300
+    )
+    assert whole.returncode == 0, whole.stderr
+    a, b = json.loads(resumed.stdout), json.loads(whole.stdout)
+    assert a["evaluation"] == b["evaluation"]
+    from model import load_forecaster
+
+    ha = load_forecaster(tmp_path / "a.safetensors").history
+    hb = load_forecaster(tmp_path / "b.safetensors").history
+    strip = lambda h: [(r["epoch"], r["train_loss"], r["val_loss"]) for r in h]  # noqa: E731
+    assert strip(ha) == strip(hb) and len(ha) == 40

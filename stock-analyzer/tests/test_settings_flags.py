@@ -113,6 +113,12 @@ def test_every_allowed_value_trains_from_the_example_file(field, value, tmp_path
     else:
         extra = [field.flag, str(value)]
     out = tmp_path / "m.pt"
+    if field.name == "resume":  # resuming needs the checkpoint of a first run
+        extra += ["--checkpoint-dir", tmp_path / "ckpt"]
+        if value:
+            argv = ["train", "--config", EXAMPLE, *TINY_FLAGS, *extra[1:], "-q", "-o", out]
+            first = CliRunner().invoke(cli, [str(a) for a in argv])
+            assert first.exit_code == 0, first.output
     argv = ["train", "--config", EXAMPLE, *TINY_FLAGS, *extra, "-q", "-o", out]
     result = CliRunner().invoke(cli, [str(a) for a in argv])
     assert result.exit_code == 0, result.output

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from finance_demo.backtest_report import BacktestReport, score
-from finance_demo.config import Settings
+from finance_demo.config import Settings, many_runs
 from finance_demo.dataset import build_dataset, split_dataset
 from finance_demo.errors import InsufficientDataError, SettingsError
 from finance_demo.stats import (
@@ -247,7 +247,7 @@ def _plan(
     log_close = np.log(candles["Close"].to_numpy(dtype=np.float64))
     return _Plan(
         settings=settings,
-        fold_settings=dataclasses.replace(settings, evaluation=evaluation),
+        fold_settings=many_runs(dataclasses.replace(settings, evaluation=evaluation)),
         level=float(level),
         features=features,
         data=data,

@@ -977,3 +977,16 @@ def schema_markdown() -> str:
             f"| `{f.section}.{f.name}` | `{f.flag}` | {kind} | `{_cell(f.default)}` | {text} |"
         )
     return "\n".join(rows) + "\n"
+
+
+def many_runs(settings: Settings) -> Settings:
+    """The settings of one of many trainings (a backtest's folds, a search's trials).
+
+    Checkpoints belong to ONE training run (``training.checkpoint_dir`` / ``resume``): the
+    folds would overwrite one another's, so they train without them.
+    """
+    t = settings.training
+    if t.checkpoint_dir is None and not t.resume:
+        return settings
+    training = dataclasses.replace(t, checkpoint_dir=None, resume=False)
+    return dataclasses.replace(settings, training=training)

@@ -417,8 +417,10 @@ def _plan(n: int, horizon: int, folds: int, holdout: float, start: float) -> _Pl
 
 
 def _fold_settings(settings: Settings) -> Settings:
+    from finance_demo.config import many_runs
+
     evaluation = dataclasses.replace(settings.evaluation, test_fraction=0.0)
-    return dataclasses.replace(settings, evaluation=evaluation)
+    return many_runs(dataclasses.replace(settings, evaluation=evaluation))
 
 
 def _persistence_mae(closes: np.ndarray, horizons: tuple[int, ...], a: int, b: int) -> float:

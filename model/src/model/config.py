@@ -306,6 +306,11 @@ class TrainConfig(_DictConfig):
             0 over the epochs, per epoch) or warmup_cosine (linear warm-up over
             warmup_epochs, then cosine).
         warmup_epochs: Epochs of linear warm-up for warmup_cosine, 0 to 1000000.
+        checkpoint_dir: Write the whole training state (weights, optimizer, schedule,
+            random generators, history) to checkpoint_dir/checkpoint.pt after every epoch
+            (atomically); null: no checkpoints.
+        resume: Continue from the checkpoint in checkpoint_dir, bit for bit where the
+            interrupted run stopped (same data and settings; refused otherwise).
         seed: Seed of the weight initialization, dropout and batch shuffling, in
             [0, 2**63 - 1].
         grad_clip: Maximum gradient norm (0 disables clipping).
@@ -333,6 +338,8 @@ class TrainConfig(_DictConfig):
     min_delta: float = 0.0
     lr_schedule: LrSchedule = "plateau"
     warmup_epochs: int = 2
+    checkpoint_dir: str | None = None
+    resume: bool = False
     seed: int = 0
     grad_clip: float = 1.0
     beta: float = 0.5
@@ -355,6 +362,16 @@ class TrainConfig(_DictConfig):
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
                 f"got {_shown(self.lr_schedule)}"
             )
+        if self.checkpoint_dir is not None and (
+            not isinstance(self.checkpoint_dir, str) or not self.checkpoint_dir.strip()
+        ):
+            raise ValueError(
+                f"checkpoint_dir must be a directory path, got {_shown(self.checkpoint_dir)}"
+            )
+        if not isinstance(self.resume, bool):
+            raise ValueError(f"resume must be true or false, got {_shown(self.resume)}")
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError("resume needs a checkpoint_dir to resume from")
         w = self.warmup_epochs
         if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 1_000_000:
             raise ValueError(f"warmup_epochs must be an integer in [0, 1000000], got {_shown(w)}")

@@ -75,6 +75,55 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Any:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+#: The checkpoint's file name inside ``TrainConfig.checkpoint_dir``.
+CHECKPOINT = "checkpoint.pt"
+#: Settings that may differ between an interrupted run and its resumption.
+_RESUMABLE = ("checkpoint_dir", "resume", "num_threads")
+
+
+def _fingerprint(config: TrainConfig, tensors: tuple[torch.Tensor, ...], net: nn.Module) -> str:
+    """What a checkpoint belongs to: the data, the settings and the network's shapes."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.contiguous().numpy().tobytes())
+    settings = {k: v for k, v in config.to_dict().items() if k not in _RESUMABLE}
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    h.update(str([(k, tuple(v.shape)) for k, v in net.state_dict().items()]).encode())
+    return h.hexdigest()
+
+
+def _save_checkpoint(path: Any, state: dict[str, Any]) -> None:
+    """``torch.save`` to a temporary file, then rename: never a half-written checkpoint."""
+    import os
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Any, fingerprint: str) -> dict[str, Any]:
+    """Read a checkpoint with torch's weights-only loader (no code runs); check its owner."""
+    if not path.is_file():
+        raise ValueError(f"no checkpoint to resume from in {path.parent}")
+    try:
+        state = torch.load(path, weights_only=True)
+        ok = isinstance(state, dict) and isinstance(state.get("epoch"), int)
+    except Exception as exc:  # a truncated or foreign file
+        raise ValueError(f"the checkpoint {path} is unreadable: {exc}") from None
+    if not ok:
+        raise ValueError(f"the checkpoint {path} is not a training checkpoint")
+    if state.get("fingerprint") != fingerprint:
+        raise ValueError(
+            f"the checkpoint {path} was made with other data, settings or network: "
+            "resume needs the same ones (or drop resume to start over)"
+        )
+    return state
+
+
 def fit(
     net: nn.Module,
     X: torch.Tensor,
@@ -112,7 +161,28 @@ def fit(
     history: list[dict[str, Any]] = []
     best_loss, best_epoch, bad_epochs = math.inf, 0, 0
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    for epoch in range(1, config.epochs + 1):
+    first, checkpoint, fingerprint = 1, None, ""
+    if config.checkpoint_dir is not None:
+        from pathlib import Path
+
+        folder = Path(config.checkpoint_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        checkpoint = folder / CHECKPOINT
+        fingerprint = _fingerprint(config, (X, Y, X_val, Y_val), net)
+    if config.resume:
+        state = _load_checkpoint(checkpoint, fingerprint)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["rng"])
+        history = list(state["history"])
+        best_loss, best_epoch, bad_epochs = state["best_loss"], state["best_epoch"], state["bad"]
+        best_state = state["best_state"]
+        first = state["epoch"] + 1
+        if bad_epochs >= config.patience:  # it had stopped early: nothing left to run
+            first = config.epochs + 1
+    for epoch in range(first, config.epochs + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         net.train()
@@ -152,6 +222,24 @@ def fit(
             "seconds": time.perf_counter() - start,
         }
         history.append(record)
+        if checkpoint is not None:
+            _save_checkpoint(
+                checkpoint,
+                {
+                    "epoch": epoch,
+                    "fingerprint": fingerprint,
+                    "net": net.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "generator": generator.get_state(),
+                    "rng": torch.get_rng_state(),
+                    "history": history,
+                    "best_loss": best_loss,
+                    "best_epoch": best_epoch,
+                    "bad": bad_epochs,
+                    "best_state": best_state,
+                },
+            )
         if progress is not None:
             progress(epoch, config.epochs, record)
         if bad_epochs >= config.patience:

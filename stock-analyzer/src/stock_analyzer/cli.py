@@ -395,6 +395,16 @@ def train(ctx: click.Context, **opts: Any) -> None:
             model = train_model(
                 candles, settings, data.symbol, data.interval, progress=progress, kind=opts["kind"]
             )
+        except KeyboardInterrupt:
+            progress.close()
+            folder = settings.training.checkpoint_dir
+            _echo_err(
+                f"interrupted: the last finished epoch is in {folder}/checkpoint.pt; the same "
+                "command with --resume continues it"
+                if folder
+                else "interrupted: nothing saved (with --checkpoint-dir DIR, --resume continues)"
+            )
+            ctx.exit(130)
         finally:
             progress.close()
         spec, meta, ds = spec_of(model), model.metadata, model.metadata["dataset"]
