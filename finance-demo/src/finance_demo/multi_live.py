@@ -72,6 +72,7 @@ class MultiSystem:
             raise SettingsError("a multi-symbol live loop needs at least one symbol")
         self.systems: dict[str, System] = {s: System(m, level) for s, m in models.items()}
         self._nets = {s: _network(m) for s, m in models.items()}
+        self._stack_cache: tuple[Any, ...] | None = None
         self._feature_key = {
             s: (repr(sys_.pipeline.features), sys_.pipeline.buffer_size, sys_.needs_ohlcv)
             for s, sys_ in self.systems.items()
@@ -94,7 +95,8 @@ class MultiSystem:
 
         Returns:
             ``symbol -> (seq_len, n_features)`` sequence of each symbol whose prediction
-            is due (a fresh array).
+            is due: a read-only view of its ring, valid until that symbol's next push
+            (:meth:`forecast` stacks them into one fresh batch).
         """
         groups: dict[Any, list[tuple[str, np.ndarray]]] = {}
         for symbol, frame in pushed.items():
@@ -102,7 +104,8 @@ class MultiSystem:
             system.tick += 1
             if system.input_buffer.push(frame):
                 key = self._feature_key[symbol]
-                groups.setdefault(key, []).append((symbol, system.input_buffer.get_window()))
+                window = system.input_buffer.get_window(copy=False)  # concatenated below
+                groups.setdefault(key, []).append((symbol, window))
         seqs = {}
         for items in groups.values():
             first = self.systems[items[0][0]]
@@ -114,14 +117,14 @@ class MultiSystem:
                 rows = []
                 for symbol, window in items:
                     try:
-                        rows.append(extract.execute(window))
+                        rows.append(extract.execute(window.copy()))
                     except ValueError as exc:
                         raise PipelineError(f"{symbol}: {exc}") from None
             for (symbol, _), row in zip(items, rows, strict=True):
                 ring = self.systems[symbol].ring
                 ring.push(row)
                 if ring.full:
-                    seqs[symbol] = ring.get_window()
+                    seqs[symbol] = ring.get_window(copy=False)
         return seqs
 
     def forecast(self, due: Mapping[str, tuple[Any, float, np.ndarray]]) -> dict[str, Prediction]:
@@ -143,16 +146,15 @@ class MultiSystem:
             net, (x_mean, *_) = self._nets[symbols[0]]
             X = np.stack([due[s][2] for s in symbols])
             if x_mean is not None:  # a global model's symbols: scale and code in bulk
-                pick = [self._nets[s][1] for s in symbols]
-                X -= np.stack([p[0] for p in pick])[:, None, :]
-                X /= np.stack([p[1] for p in pick])[:, None, :]
-                codes = np.stack([p[2] for p in pick])
+                mean_, std_, codes, scale = self._stacked(tuple(symbols))
+                X -= mean_
+                X /= std_
                 if codes.shape[1]:
                     codes = np.broadcast_to(codes[:, None, :], (*X.shape[:2], codes.shape[1]))
                     X = np.concatenate([X, codes], axis=-1)
-                scale = np.stack([p[3] for p in pick])
             fc = net.forecast(X, level=level)
-            h = len(self.systems[symbols[0]].pipeline.horizons)
+            horizons = self.systems[symbols[0]].pipeline.horizons
+            h = len(horizons)
             parts = [
                 np.asarray(a, dtype=np.float64).reshape(len(symbols), h)
                 for a in (fc.mean, fc.sigma, fc.lower, fc.upper)
@@ -166,13 +168,28 @@ class MultiSystem:
                     tick=system.tick,
                     time=due[s][0],
                     close=float(due[s][1]),
-                    horizons=system.pipeline.horizons,
+                    horizons=horizons,
                     mean=mean[i],
                     lower=lower[i],
                     upper=upper[i],
                     sigma=sigma[i],
                 )
         return out
+
+    def _stacked(self, symbols: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+        """The scalers and codes of these symbols stacked (kept for the next tick's batch)."""
+        cache = self._stack_cache
+        if cache is None or cache[0] != symbols:
+            pick = [self._nets[s][1] for s in symbols]
+            cache = (
+                symbols,
+                np.stack([p[0] for p in pick])[:, None, :],
+                np.stack([p[1] for p in pick])[:, None, :],
+                np.stack([p[2] for p in pick]),
+                np.stack([p[3] for p in pick]),
+            )
+            self._stack_cache = cache
+        return cache[1:]
 
     def step(self, candles: Mapping[str, tuple[Any, Any]]) -> dict[str, Prediction]:
         """Push one candle per symbol (``symbol -> (time, row)``); predict the due ones.
@@ -193,6 +210,8 @@ class MultiSystem:
         from finance_demo.system import _row_values
 
         system = self.systems[symbol]
+        if type(row) is float and not system.needs_ohlcv:  # the common close-only case
+            return row, row
         if np.ndim(row) == 0 and not hasattr(row, "keys"):
             if system.needs_ohlcv:
                 raise system._needs_rows("a close alone")
