@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -104,7 +105,65 @@ def _iso(stamp: Any) -> str:
     return stamp.isoformat() if hasattr(stamp, "isoformat") else str(stamp)
 
 
-class Activator:
+class _LoopControl:
+    """What the live loops share: stopping, SIGINT/SIGTERM, and the retried poll.
+
+    A subclass sets ``_stop`` (a ``threading.Event``), ``echo``, ``retry``,
+    ``handle_signals`` and ``summary`` (with a ``failures`` count).
+    """
+
+    _stop: threading.Event
+    echo: Callable[[str], None]
+    retry: RetryPolicy
+    handle_signals: bool
+    summary: Any
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current tick (safe from a signal handler)."""
+        self._stop.set()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self._stop.is_set():  # a second signal while shutting down: already on it
+            self.echo(f"received {name} again: finishing the shutdown")
+            return
+        self.echo(f"received {name}: stopping after the current tick")
+        self.stop()
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM stop the loop while in the block (main thread only)."""
+        previous = {}
+        if self.handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._on_signal)
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _retried(self, fetch: Callable[[], Any]) -> Any:
+        """``fetch()``, retried with back-off until it answers; ``None`` when stopped.
+
+        Any failure of the feed counts (a ``FetcherError``, but also ``ConnectionError``,
+        ``TimeoutError``, an ``OSError`` or a bug in a custom source): the loop outlives
+        it and keeps its state. Only ``KeyboardInterrupt``/``SystemExit`` pass through.
+        """
+        failed = 0
+        while not self._stop.is_set():
+            try:
+                return fetch()
+            except Exception as exc:
+                self.summary.failures += 1
+                delay = self.retry.delay(min(failed, 64))
+                failed += 1
+                self.echo(f"fetch failed ({_one_line(exc)}); retrying in {delay:.3g} s")
+                self._stop.wait(delay)
+        return None
+
+
+class Activator(_LoopControl):
     """Run the live loop: warm up from history, then poll, predict, log, score.
 
     Args:
@@ -188,18 +247,6 @@ class Activator:
         self._pending: deque[tuple[int, Prediction]] = deque()
         self._journal: PredictionLog | None = None
         self.summary = Summary()
-
-    def stop(self) -> None:
-        """Ask the loop to stop after the current tick (safe from a signal handler)."""
-        self._stop.set()
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if self._stop.is_set():  # a second signal while shutting down: already on it
-            self.echo(f"received {name} again: finishing the shutdown")
-            return
-        self.echo(f"received {name}: stopping after the current tick")
-        self.stop()
 
     def _check_interval(self) -> None:
         from data_fetcher.intervals import interval_timedelta
@@ -307,23 +354,8 @@ class Activator:
             self.summary.recalibrated += 1
 
     def _poll(self) -> Any:
-        """Fetch the newest candle, retrying with back-off; ``None`` when stopped.
-
-        Any failure of the feed counts (a ``FetcherError``, but also ``ConnectionError``,
-        ``TimeoutError``, an ``OSError`` or a bug in a custom source): the loop outlives
-        it and keeps its state. Only ``KeyboardInterrupt``/``SystemExit`` pass through.
-        """
-        failed = 0
-        while not self._stop.is_set():
-            try:
-                return self.fetcher.fetch_latest()
-            except Exception as exc:
-                self.summary.failures += 1
-                delay = self.retry.delay(min(failed, 64))
-                failed += 1
-                self.echo(f"fetch failed ({_one_line(exc)}); retrying in {delay:.3g} s")
-                self._stop.wait(delay)
-        return None
+        """Fetch the newest candle, retrying with back-off; ``None`` when stopped."""
+        return self._retried(self.fetcher.fetch_latest)
 
     def _bad_candle(self, candle: Any) -> str | None:
         """Why a polled candle cannot be fed to the model, or ``None`` when it can."""
@@ -366,24 +398,19 @@ class Activator:
             FetchError: The history could not be fetched.
         """
         self._check_interval()
-        previous = {}
-        if self.handle_signals and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, self._on_signal)
-        self._journal = PredictionLog(self.log)
-        self.summary = Summary(
-            metrics={f"h{h}": LiveMetrics() for h in self.system.pipeline.horizons},
-            log_path=str(self._journal.path) if self._journal.path else None,
-        )
-        live = bool(getattr(self.fetcher, "is_live", True))
-        try:
-            with torch_threads(self.num_threads):
-                self.summary.warmup = self.warm_up()
-                self._loop(live)
-        finally:
-            self._journal.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with self._signals():
+            self._journal = PredictionLog(self.log)
+            self.summary = Summary(
+                metrics={f"h{h}": LiveMetrics() for h in self.system.pipeline.horizons},
+                log_path=str(self._journal.path) if self._journal.path else None,
+            )
+            live = bool(getattr(self.fetcher, "is_live", True))
+            try:
+                with torch_threads(self.num_threads):
+                    self.summary.warmup = self.warm_up()
+                    self._loop(live)
+            finally:
+                self._journal.close()
         return self.summary
 
     def _loop(self, live: bool) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import signal
 import sys
 import threading
 import time
@@ -28,7 +27,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from finance_demo.activator import LIVE_RETRY, Activator, Summary, _one_line, check_spacing
+from finance_demo.activator import LIVE_RETRY, Activator, Summary, _LoopControl, check_spacing
 from finance_demo.errors import PipelineError, SettingsError
 from finance_demo.journal import PredictionLog
 from finance_demo.live_metrics import LiveMetrics
@@ -291,7 +290,7 @@ class _NoFeed:
         self.interval = interval
 
 
-class MultiActivator:
+class MultiActivator(_LoopControl):
     """Run the live loop over many symbols: one poll and one forward pass per tick.
 
     Args:
@@ -353,18 +352,6 @@ class MultiActivator:
         self._stop = threading.Event()
         self.summary = MultiSummary(symbols={s: lane.summary for s, lane in self.lanes.items()})
 
-    def stop(self) -> None:
-        """Ask the loop to stop after the current tick."""
-        self._stop.set()
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if self._stop.is_set():
-            self.echo(f"received {name} again: finishing the shutdown")
-            return
-        self.echo(f"received {name}: stopping after the current tick")
-        self.stop()
-
     def warm_up(self) -> int:
         """Fetch every symbol's history (one request) and bring each pipeline to its state.
 
@@ -393,17 +380,7 @@ class MultiActivator:
 
     def _poll(self) -> Any:
         """One batched poll (``fetch_latest_table``), retrying with back-off; ``None``: stop."""
-        failed = 0
-        while not self._stop.is_set():
-            try:
-                return self.fetcher.fetch_latest_table()
-            except Exception as exc:
-                self.summary.failures += 1
-                delay = self.retry.delay(min(failed, 64))
-                failed += 1
-                self.echo(f"fetch failed ({_one_line(exc)}); retrying in {delay:.3g} s")
-                self._stop.wait(delay)
-        return None
+        return self._retried(self.fetcher.fetch_latest_table)
 
     def _tick(self, table: Any) -> bool:
         """Feed one poll's new candles; one batched forward; records. Whether any was new.
@@ -462,10 +439,10 @@ class MultiActivator:
         Returns:
             The :class:`MultiSummary`.
         """
-        previous = {}
-        if self.handle_signals and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, self._on_signal)
+        with self._signals():
+            return self._run()
+
+    def _run(self) -> MultiSummary:
         journal = PredictionLog(self.log)
         self.summary.log_path = str(journal.path) if journal.path else None
         for lane in self.lanes.values():
@@ -485,8 +462,6 @@ class MultiActivator:
                     self.summary.seconds = time.perf_counter() - t0
         finally:
             journal.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         return self.summary
 
     def _loop(self, live: bool) -> None:

@@ -20,7 +20,6 @@ from stock_analyzer import __version__
 from stock_analyzer.forecast_cli import forecast as forecast_command
 from stock_analyzer.models_cli import ModelRef, models, open_registry, registry_option
 from stock_analyzer.options import (
-    CommaList,
     FiniteFloat,
     OneLineGroup,
     SourceType,
@@ -28,6 +27,7 @@ from stock_analyzer.options import (
     merge_settings,
     set_verbosity,
     settings_options,
+    symbol_list_options,
     user_errors,
 )
 from stock_analyzer.serve import serve
@@ -124,21 +124,15 @@ def engine_options(what: str) -> Any:
 
 def symbols_options(what: str) -> Any:
     """``--symbols``, ``--watchlist``, ``--global``, ``--embedding`` (train, backtest)."""
+    listed = symbol_list_options(
+        f"Several symbols (A,B,C), {what}, run on the engine; a failing symbol is reported "
+        "and the others go on."
+    )
 
     def decorate(command: Any) -> Any:
         for option in reversed(
             [
-                click.option(
-                    "--symbols",
-                    type=CommaList(str),
-                    help=f"Several symbols (A,B,C), {what}, run on the engine; a failing "
-                    "symbol is reported and the others go on.",
-                ),
-                click.option(
-                    "--watchlist",
-                    type=click.Path(exists=True, dir_okay=False),
-                    help="A file of symbols, one a line ('#' comments), instead of --symbols.",
-                ),
+                listed,
                 click.option(
                     "--global",
                     "global_model",
@@ -483,36 +477,24 @@ def train(ctx: click.Context, **opts: Any) -> None:
 
 def _backtest_many(ctx: click.Context, opts: dict[str, Any]) -> None:
     """``backtest --symbols A,B`` / ``--watchlist FILE``: one backtest per symbol."""
-    if opts["symbols"] and opts["watchlist"]:
-        raise click.UsageError("--symbols and --watchlist are mutually exclusive")
+    from stock_analyzer.multi_cli import per_symbol, symbols_of
+
     for flag in ("plot", "predictions", "track", "since"):
         if opts[flag]:
             raise click.UsageError(f"--{flag} works with one --symbol, not with several")
     settings = merge_settings(ctx, opts)
-    data = settings.data
     with user_errors(_OFFLINE):
-        from finance_demo import backtest_symbol, make_engine, read_watchlist, run_symbols
+        from finance_demo import backtest_symbol
 
-        symbols = read_watchlist(opts["watchlist"]) if opts["watchlist"] else opts["symbols"]
-        quiet = opts["quiet"] or opts["as_json"]
-
-        def progress(done: int, total: int, symbol: str, ok: bool) -> None:
-            if not quiet:
-                _echo_err(f"symbol {done}/{total}: {symbol} {'done' if ok else 'FAILED'}")
-
-        options = {"folds": opts["folds"], "retrain_every": opts["retrain_every"]}
-        with make_engine(opts["engine"], opts["workers"], opts["ray_address"]) as engine:
-            result = run_symbols(
-                backtest_symbol,
-                symbols,
-                engine,
-                progress=progress,
-                settings=settings,
-                source=data.source,
-                period=data.period,
-                interval=data.interval,
-                **options,
-            )
+        result = per_symbol(
+            backtest_symbol,
+            symbols_of(opts),
+            opts,
+            settings,
+            "done",
+            folds=opts["folds"],
+            retrain_every=opts["retrain_every"],
+        )
         reports = {s: r.to_dict(predictions=False) for s, r in result.results.items()}
         if opts["report"]:
             body = {"reports": reports, "errors": result.errors, "seconds": result.seconds}
@@ -589,16 +571,9 @@ def _replay_start(value: str | None) -> Any:
     help="Roll the interval calibration over the last N realized outcomes (default: keep "
     "the calibration from training).",
 )
-@click.option(
-    "--symbols",
-    type=CommaList(str),
-    help="Several symbols (A,B,C) in one loop: one batched request per poll, one forward "
-    "pass for all (--model a global model, else each symbol's latest registered model).",
-)
-@click.option(
-    "--watchlist",
-    type=click.Path(exists=True, dir_okay=False),
-    help="A file of symbols, one a line ('#' comments), instead of --symbols.",
+@symbol_list_options(
+    "Several symbols (A,B,C) in one loop: one batched request per poll, one forward pass "
+    "for all (--model a global model, else each symbol's latest registered model)."
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @_JSON
@@ -730,7 +705,7 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
         if opts["global_model"]:
             from stock_analyzer.multi_cli import backtest_global_command
 
-            backtest_global_command(ctx, opts, None)
+            backtest_global_command(ctx, opts)
             return
         _backtest_many(ctx, opts)
         return

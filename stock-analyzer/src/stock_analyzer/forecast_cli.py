@@ -15,10 +15,10 @@ import click
 
 from stock_analyzer.models_cli import Duration, ModelRef, open_registry, registry_option
 from stock_analyzer.options import (
-    CommaList,
     FiniteFloat,
     SourceType,
     config_option,
+    symbol_list_options,
     user_errors,
 )
 
@@ -67,16 +67,9 @@ _OFFLINE = "offline? --source sample or --source replay use the candles shipped 
     help="A latest model older than this (24h, 7d...) is retrained with --auto-train, "
     "else refused.",
 )
-@click.option(
-    "--symbols",
-    type=CommaList(str),
-    help="Several symbols (A,B,C): one forecast each (a global --model for all, else each "
-    "one's latest model); a failing symbol is one line and the others still print.",
-)
-@click.option(
-    "--watchlist",
-    type=click.Path(exists=True, dir_okay=False),
-    help="A file of symbols, one a line ('#' comments), instead of --symbols.",
+@symbol_list_options(
+    "Several symbols (A,B,C): one forecast each (a global --model for all, else each one's "
+    "latest model); a failing symbol is one line and the others still print."
 )
 @config_option
 @registry_option

@@ -14,7 +14,7 @@ import click
 
 from stock_analyzer.options import merge_settings, user_errors
 
-__all__ = ["backtest_global_command", "symbols_of", "train_many"]
+__all__ = ["backtest_global_command", "per_symbol", "predict_many", "symbols_of", "train_many"]
 
 _OFFLINE = "offline? --source sample uses the candles shipped with data-fetcher"
 
@@ -41,7 +41,7 @@ def symbols_of(opts: dict[str, Any]) -> list[str]:
 
 
 def _fetch_all(symbols: list[str], data: Any, quiet: bool) -> tuple[dict[str, Any], list]:
-    """Each symbol's candles; a symbol that fails is reported, not fatal."""
+    """Each symbol's candles; a symbol that fails is reported, not fatal (all failing is)."""
     from stock_analyzer.cli import _fetcher
 
     candles, errors = {}, []
@@ -55,7 +55,7 @@ def _fetch_all(symbols: list[str], data: Any, quiet: bool) -> tuple[dict[str, An
                 adjust_splits=data.adjust_splits,
             )
             candles[symbol] = fetcher.fetch_historical()
-        except (click.ClickException, Exception) as exc:  # one line per failed symbol
+        except Exception as exc:  # one line per failed symbol
             from finance_demo.multi import _one_line
 
             reason = exc.format_message() if isinstance(exc, click.ClickException) else None
@@ -67,7 +67,43 @@ def _fetch_all(symbols: list[str], data: Any, quiet: bool) -> tuple[dict[str, An
                 f"{symbol}: {len(c)} {data.interval} candles "
                 f"({c.index[0].date()} .. {c.index[-1].date()})"
             )
+    if not candles:
+        raise click.ClickException(
+            "no symbol could be fetched: "
+            + "; ".join(f"{e['symbol']}: {e['error']}" for e in errors)
+        )
     return candles, errors
+
+
+def per_symbol(
+    job: Any, symbols: list[str], opts: dict[str, Any], settings: Any, verb: str, **kwargs: Any
+) -> Any:
+    """``finance_demo.run_symbols(job, ...)`` on the ``--engine``, one progress line each.
+
+    The job gets the settings and the data section's source, period and interval, plus
+    ``kwargs``; returns the ``MultiResult``.
+    """
+    from finance_demo import make_engine, run_symbols
+
+    quiet = opts["quiet"] or opts["as_json"]
+    data = settings.data
+
+    def done(n: int, total: int, symbol: str, ok: bool) -> None:
+        if not quiet:
+            _echo_err(f"symbol {n}/{total}: {symbol} {verb if ok else 'FAILED'}")
+
+    with make_engine(opts["engine"], opts["workers"], opts["ray_address"]) as engine:
+        return run_symbols(
+            job,
+            symbols,
+            engine,
+            progress=done,
+            settings=settings,
+            source=data.source,
+            period=data.period,
+            interval=data.interval,
+            **kwargs,
+        )
 
 
 def _finish(
@@ -107,11 +143,6 @@ def train_many(ctx: click.Context, opts: dict[str, Any], progress: Any) -> None:
             from finance_demo import train_global
 
             candles, errors = _fetch_all(symbols, data, quiet)
-            if not candles:
-                raise click.ClickException(
-                    "no symbol could be fetched: "
-                    + "; ".join(f"{e['symbol']}: {e['error']}" for e in errors)
-                )
             if not quiet:
                 _echo_err(
                     f"training one global {opts['kind']} on {len(candles)} symbols, up to "
@@ -141,24 +172,9 @@ def train_many(ctx: click.Context, opts: dict[str, Any], progress: Any) -> None:
             if entry is not None:
                 written.append(str(entry.path))
         else:
-            from finance_demo import make_engine, run_symbols, train_symbol
+            from finance_demo import train_symbol
 
-            def done(n: int, total: int, symbol: str, ok: bool) -> None:
-                if not quiet:
-                    _echo_err(f"symbol {n}/{total}: {symbol} {'trained' if ok else 'FAILED'}")
-
-            with make_engine(opts["engine"], opts["workers"], opts["ray_address"]) as engine:
-                result = run_symbols(
-                    train_symbol,
-                    symbols,
-                    engine,
-                    progress=done,
-                    settings=settings,
-                    source=data.source,
-                    period=data.period,
-                    interval=data.interval,
-                    kind=opts["kind"],
-                )
+            result = per_symbol(train_symbol, symbols, opts, settings, "trained", kind=opts["kind"])
             errors = list(result.errors)
             evaluations, ids = {}, {}
             for symbol, model in result.results.items():
@@ -173,7 +189,7 @@ def train_many(ctx: click.Context, opts: dict[str, Any], progress: Any) -> None:
     _finish(ctx, opts, body, text, errors)
 
 
-def backtest_global_command(ctx: click.Context, opts: dict[str, Any], progress: Any) -> None:
+def backtest_global_command(ctx: click.Context, opts: dict[str, Any]) -> None:
     """``backtest --symbols A,B --global``: a global model per fold beside per-symbol ones."""
     from stock_analyzer.cli import _write_text
     from stock_analyzer.render_multi import global_backtest_table
@@ -192,11 +208,6 @@ def backtest_global_command(ctx: click.Context, opts: dict[str, Any], progress: 
 
         symbols = symbols_of(opts)
         candles, errors = _fetch_all(symbols, settings.data, quiet)
-        if not candles:
-            raise click.ClickException(
-                "no symbol could be fetched: "
-                + "; ".join(f"{e['symbol']}: {e['error']}" for e in errors)
-            )
 
         def fold_done(done: int, total: int, info: dict[str, Any]) -> None:
             if not quiet:

@@ -341,3 +341,17 @@ def user_errors(offline_hint: str | None = None) -> Iterator[None]:
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+
+
+def symbol_list_options(help_symbols: str) -> Any:
+    """``--symbols A,B,C`` and ``--watchlist FILE`` (train, backtest, forecast, predict)."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--watchlist",
+            type=click.Path(exists=True, dir_okay=False),
+            help="A file of symbols, one a line ('#' comments), instead of --symbols.",
+        )(command)
+        return click.option("--symbols", type=CommaList(str), help=help_symbols)(command)
+
+    return decorate
