@@ -7,6 +7,8 @@ Candles → ``Buffer`` windows → ``FeatureExtraction`` → sequences → ``Mod
 """
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 #: Public name -> the module that defines it; imported on first use (PEP 562), so that
@@ -60,6 +62,9 @@ _EXPORTS = {
     "System": "finance_demo.system",
     "backtest": "finance_demo.backtest",
     "backtest_symbol": "finance_demo.multi",
+    "ComparisonReport": "finance_demo.compare",
+    "check_kinds": "finance_demo.compare",
+    "compare_models": "finance_demo.compare",
     "batch_predict": "finance_demo.batch",
     "build_dataset": "finance_demo.dataset",
     "check_spacing": "finance_demo.activator",
@@ -97,11 +102,35 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
+class _Package(types.ModuleType):
+    """The package object: an exported name never turns into the submodule of that name.
+
+    Importing a submodule sets it as an attribute of its package (``import
+    finance_demo.backtest`` sets ``finance_demo.backtest`` to the module), which would
+    shadow the function exported under the same name. For every export whose name is
+    also a submodule, the export wins: the attribute keeps (or becomes) the function;
+    the module stays in ``sys.modules`` for ``from finance_demo.backtest import ...``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (
+            isinstance(value, types.ModuleType)
+            and _EXPORTS.get(name) == value.__name__ == f"{__name__}.{name}"
+            and hasattr(value, name)
+        ):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from finance_demo.activator import Activator, Summary, check_spacing
     from finance_demo.backtest import backtest, fold_bounds
     from finance_demo.backtest_report import BacktestReport
     from finance_demo.batch import batch_predict, holdout_predictions
+    from finance_demo.compare import ComparisonReport, check_kinds, compare_models
     from finance_demo.config import (
         DataConfig,
         EvaluationConfig,
@@ -159,6 +188,7 @@ __version__ = "1.0.0"
 __all__ = [
     "Activator",
     "BacktestReport",
+    "ComparisonReport",
     "DataConfig",
     "Dataset",
     "EngineError",
@@ -197,8 +227,10 @@ __all__ = [
     "batch_predict",
     "bind_symbol",
     "build_dataset",
+    "check_kinds",
     "check_spacing",
     "closes_of",
+    "compare_models",
     "coverage_by_level",
     "evaluate",
     "few_samples",

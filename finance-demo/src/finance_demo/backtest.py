@@ -38,7 +38,7 @@ from finance_demo.stats import (
 )
 from finance_demo.training import torch_threads, train_model
 
-__all__ = ["backtest", "fold_bounds"]
+__all__ = ["backtest", "fold_bounds", "make_plan", "outcome_lag", "run_folds"]
 
 #: Decay of the EWMA-volatility baseline (RiskMetrics daily value).
 EWMA_LAMBDA = 0.94
@@ -107,6 +107,7 @@ def _versions() -> dict[str, str]:
         "numpy",
         "scipy",
         "torch",
+        "lightgbm",
     ):
         try:
             out[name] = version(name)
@@ -157,14 +158,38 @@ def backtest(
         SettingsError: Bad ``folds`` / ``retrain_every`` / ``start`` / ``level``.
         PipelineError: Bad closes.
     """
+    plan = make_plan(candles, settings or Settings(), folds, retrain_every, level, start)
+    t0 = time.perf_counter()
+    cols, fold_info, interrupted = run_folds(
+        plan, candles, ("lstm",), symbol, interval, progress, engine, flat=True
+    )
+    return _report(plan, candles, cols, fold_info, symbol, interval, t0, interrupted)
+
+
+def run_folds(
+    plan: _Plan,
+    candles: Any,
+    kinds: tuple[str, ...],
+    symbol: str | None,
+    interval: str | None,
+    progress: Callable[[int, int, dict[str, Any]], None] | None,
+    engine: Any,
+    *,
+    flat: bool = False,
+) -> tuple[dict[str, list[np.ndarray]], list[dict[str, Any]], bool]:
+    """Run every fold of a plan on an engine: each kind trained, the baselines beside.
+
+    Shared by :func:`backtest` (kind ``lstm``, ``flat``: the model's numbers at the top
+    of each fold's info) and :func:`finance_demo.compare_models` (under ``models``).
+
+    Returns:
+        The out-of-sample columns per fold (fold order), the folds' info, and whether a
+        Ctrl-C stopped the run after at least one finished fold.
+    """
     import contextlib
 
     from finance_demo.engine import SerialEngine, call_with_threads, completed, current_threads
 
-    plan = _plan(candles, settings or Settings(), folds, retrain_every, level, start)
-    cols: dict[str, list[np.ndarray]] = {}
-    fold_info: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
     interrupted = False
     finished: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     with torch_threads(plan.settings.training.num_threads):
@@ -176,7 +201,18 @@ def backtest(
         jobs = (
             (
                 call_with_threads,
-                (threads, _run_fold, plan, candles, k, *plan.bounds[k], symbol, interval),
+                (
+                    threads,
+                    _run_fold,
+                    plan,
+                    candles,
+                    k,
+                    *plan.bounds[k],
+                    symbol,
+                    interval,
+                    kinds,
+                    flat,
+                ),
             )
             for k in order
         )
@@ -192,12 +228,14 @@ def backtest(
             if not finished:
                 raise
             interrupted = True  # report the folds already finished
+    cols: dict[str, list[np.ndarray]] = {}
+    fold_info: list[dict[str, Any]] = []
     for k in sorted(finished):
         block, info = finished[k]
         for name, value in block.items():
             cols.setdefault(name, []).append(np.asarray(value))
         fold_info.append(info)
-    return _report(plan, candles, cols, fold_info, symbol, interval, t0, interrupted)
+    return cols, fold_info, interrupted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +254,7 @@ class _Plan:
     garch: bool
 
 
-def _plan(
+def make_plan(
     candles: Any,
     settings: Settings,
     folds: int | None,
@@ -295,32 +333,71 @@ def _baselines(
     return block, alpha, q
 
 
+def outcome_lag(p: Any) -> int:
+    """Samples between a forecast and the first later forecast that knows its outcome.
+
+    The live loop forecasts at a tick before it records the outcomes realized at that
+    tick, so sample ``i``'s outcome (``max(horizons)`` ticks on) is known from sample
+    ``i + max(horizons) // step_size + 1`` on.
+    """
+    return max(p.horizons) // p.step_size + 1
+
+
+def _forecast(model: Any, test: Any, level: float, lag: int) -> Any:
+    """The fold's forecasts; an adaptive ensemble learns each outcome as the live loop."""
+    if getattr(model, "kind", None) == "ensemble":
+        return model.forecast_online(test.X, test.y, lag=lag, level=level)
+    return model.forecast(test.X, level=level)
+
+
 def _run_fold(
-    plan: _Plan, candles: Any, k: int, a: int, b: int, symbol: str | None, interval: str | None
+    plan: _Plan,
+    candles: Any,
+    k: int,
+    a: int,
+    b: int,
+    symbol: str | None,
+    interval: str | None,
+    kinds: tuple[str, ...] = ("lstm",),
+    flat: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Step 2: train on the candles up to the fold's cut, forecast its block, baselines."""
+    """Step 2: train each kind on the candles up to the fold's cut, forecast, baselines."""
     p, t = plan.settings.pipeline, plan.settings.training
     tf = time.perf_counter()
     cut = int(plan.data.ticks[a])
     past = candles.iloc[: cut + 1]
-    model = train_model(past, plan.fold_settings, symbol, interval)
     seen = build_dataset(past, p, plan.features).labeled()
     fit, val, _ = split_dataset(seen, t.val_fraction, 0.0, p.step_size)
     test = plan.data.subset(slice(a, b))
-    fc = model.forecast(test.X, level=plan.level)
-    baselines, alpha, q = _baselines(plan, seen, val, test, cut)
-    block = {
+    block: dict[str, Any] = {
         "fold": np.full(len(test), k),
         "tick": test.ticks,
         "close": test.closes,
         "y": test.y,
-        "lstm": np.asarray(fc.mean, np.float64),
-        "lstm_lower": np.asarray(fc.lower, np.float64),
-        "lstm_upper": np.asarray(fc.upper, np.float64),
-        **baselines,
     }
-    summary = model.training_summary
-    info = {
+    per_kind: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        tk = time.perf_counter()
+        model = train_model(past, plan.fold_settings, symbol, interval, kind=kind)
+        fc = _forecast(model, test, plan.level, outcome_lag(p))
+        block[kind] = np.asarray(fc.mean, np.float64)
+        block[f"{kind}_lower"] = np.asarray(fc.lower, np.float64)
+        block[f"{kind}_upper"] = np.asarray(fc.upper, np.float64)
+        summary = model.training_summary
+        per_kind[kind] = {
+            "epochs_run": summary.get("epochs_run"),
+            "best_epoch": summary.get("best_epoch"),
+            "mae": float(np.mean(np.abs(test.y - block[kind]))),
+            "seconds": round(time.perf_counter() - tk, 3),
+        }
+        if kind == "ensemble":
+            per_kind[kind]["weights"] = model.weights.tolist()
+        scaler = getattr(model, "x_scaler", None)
+        if flat and scaler is not None:
+            per_kind[kind].update(x_mean=scaler.mean.tolist(), x_std=scaler.std.tolist())
+    baselines, alpha, q = _baselines(plan, seen, val, test, cut)
+    block.update(baselines)
+    info: dict[str, Any] = {
         "fold": k + 1,
         "cut_time": str(candles.index[cut]),
         "test_start": str(test.times[0]),
@@ -328,16 +405,15 @@ def _run_fold(
         "train_samples": len(fit),
         "val_samples": len(val),
         "test_samples": len(test),
-        "epochs_run": summary.get("epochs_run"),
-        "best_epoch": summary.get("best_epoch"),
         "ridge_alpha": alpha,
         "ewma_q": q.tolist(),
-        "x_mean": model.x_scaler.mean.tolist(),
-        "x_std": model.x_scaler.std.tolist(),
-        "mae": float(np.mean(np.abs(test.y - block["lstm"]))),
         "mae_persistence": float(np.mean(np.abs(test.y))),
-        "seconds": round(time.perf_counter() - tf, 3),
     }
+    if flat:  # the backtest's fold record: the model's numbers at the top
+        info.update({key: v for key, v in per_kind[kinds[0]].items() if key != "seconds"})
+    else:
+        info["models"] = per_kind
+    info["seconds"] = round(time.perf_counter() - tf, 3)
     return block, info
 
 

@@ -141,6 +141,45 @@ class EnsembleForecaster(ForecasterBase):
         realized = np.asarray(realized, dtype=np.float64).reshape(1, -1)
         self.update(self._check_seq(seq), realized)
 
+    def forecast_online(self, X: Any, y: Any, lag: int = 1, level: float = 0.9) -> Any:
+        """Forecast rows in time order, learning row ``i``'s outcome before row ``i + lag``.
+
+        The batch equivalent of the live loop's ``forecast_one`` / ``observe`` sequence:
+        before row ``j`` is forecast, the outcomes of rows ``<= j - lag`` have been
+        recorded with :meth:`update` (so adaptive weights move within the block). The
+        members are fixed, so their forecasts are computed once for all rows. On return
+        the window holds the outcomes of rows ``<= N - 1 - lag`` (the ones a live loop
+        would have seen by the time it made the last forecast).
+
+        Args:
+            X: ``(N, seq_len, input_dim)`` features, oldest first.
+            y: ``(N,)`` or ``(N, H)`` their outcomes.
+            lag: Rows between a forecast and the first forecast that knows its outcome.
+            level: Interval level.
+
+        Returns:
+            The ``Forecast`` of every row, ``(N, H)`` arrays.
+
+        Raises:
+            ValueError: Bad shapes, values or ``lag``.
+        """
+        if isinstance(lag, bool) or not isinstance(lag, int) or lag < 1:
+            raise ValueError(f"lag must be an integer >= 1, got {lag!r}")
+        X = self._check_X(X)
+        y = self._check_y(y, X.shape[0])
+        means, sigmas = self._member_forecasts(X)
+        errors = np.abs(means - y[None]).mean(axis=2).T  # (N, M), as update() records
+        window = self.ensemble_config.window
+        weights = np.empty((X.shape[0], len(self.members)))
+        for j in range(X.shape[0]):
+            if j >= lag:
+                self.errors = np.concatenate([self.errors, errors[j - lag : j - lag + 1]])
+                self.errors = self.errors[-window:]
+            weights[j] = self.weights
+        w = weights.T[:, :, None]
+        mu, sigma = (w * means).sum(axis=0), (w * sigmas).sum(axis=0)
+        return self._with_interval(mu, sigma, level)
+
     # -- training -----------------------------------------------------------------------
 
     def fit(
