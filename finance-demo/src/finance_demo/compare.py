@@ -208,9 +208,9 @@ class ComparisonReport:
                 test = scores["points"][kind].get("diebold_mariano")
             else:
                 test = scores["intervals"][kind].get(f"dm_{reference}_winkler")
-            if not test or test.get("statistic") is None or test.get("p_value") is None:
+            if not test or test.get("statistic") is None or test.get("pvalue") is None:
                 return False
-            stat, p = test["statistic"], test["p_value"]
+            stat, p = test["statistic"], test["pvalue"]
             if not (np.isfinite(stat) and np.isfinite(p) and stat < 0 and p < alpha):
                 return False
         return True

@@ -689,6 +689,11 @@ class _FoldProgress(_Progress):
 )
 @engine_options("the folds and symbols")
 @symbols_options("one backtest each (--global: a global model beside them)")
+@click.option(
+    "--models",
+    help="Compare model kinds side by side on the same folds (e.g. "
+    "lstm,seq2seq,gbdt,rf,ensemble): one table with the baselines and DM tests.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-fold progress.")
 @track_option
 @_JSON
@@ -701,6 +706,11 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
     """
     if opts["folds"] is not None and opts["retrain_every"] is not None:
         raise click.UsageError("--folds and --retrain-every are mutually exclusive")
+    if opts["models"] is not None:
+        from stock_analyzer.compare_cli import backtest_models
+
+        backtest_models(ctx, opts)
+        return
     if opts["symbols"] or opts["watchlist"]:
         if opts["global_model"]:
             from stock_analyzer.multi_cli import backtest_global_command
