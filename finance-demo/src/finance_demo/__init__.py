@@ -109,7 +109,9 @@ class _Package(types.ModuleType):
     finance_demo.backtest`` sets ``finance_demo.backtest`` to the module), which would
     shadow the function exported under the same name. For every export whose name is
     also a submodule, the export wins: the attribute keeps (or becomes) the function;
-    the module stays in ``sys.modules`` for ``from finance_demo.backtest import ...``.
+    the module stays in ``sys.modules`` for ``from finance_demo.backtest import ...`` and
+    ``importlib.import_module("finance_demo.backtest")`` (``import finance_demo.backtest
+    as m`` reads the package attribute, so ``m`` is the function too).
     """
 
     def __setattr__(self, name: str, value: Any) -> None:

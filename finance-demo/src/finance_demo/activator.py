@@ -69,6 +69,9 @@ class Summary:
         metrics: Live metrics per horizon (``"h1"`` → :class:`LiveMetrics`).
         log_path: The JSONL log, if any.
         recalibrated: Outcomes added to the interval calibration (``recalibrate`` on).
+        observed: Predictions whose realized outcomes (every horizon) were handed to
+            the model's ``observe`` (an adaptive ensemble's weights learn from them).
+        weights: The ensemble's current member weights (``None`` for other models).
     """
 
     ticks: int = 0
@@ -82,6 +85,8 @@ class Summary:
     metrics: dict[str, LiveMetrics] = field(default_factory=dict)
     log_path: str | None = None
     recalibrated: int = 0
+    observed: int = 0
+    weights: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-able dict."""
@@ -190,6 +195,11 @@ class Activator(_LoopControl):
             ``None`` (default) keeps the calibration from training, which is what batch
             prediction uses. It changes ``system.model.calibration`` in place.
 
+    A model with ``observe(seq, realized)`` (the adaptive ensemble) is handed each
+    prediction's input and realized returns once its last horizon has passed, so its
+    weights move as outcomes arrive; ``weights`` is then in every record and the
+    :class:`Summary`. Other models are left as they are (batch and live agree exactly).
+
     Examples:
         >>> act = Activator(fetcher, System(model), max_ticks=300, log="p.jsonl")  # doctest: +SKIP
         >>> act.execute().predictions  # doctest: +SKIP
@@ -237,6 +247,9 @@ class Activator(_LoopControl):
         self.num_threads = num_threads
         self.recalibrate = recalibrate
         self._scores: dict[int, np.ndarray] = {}  # made_at tick -> scores per horizon
+        self._realized: dict[int, np.ndarray] = {}  # made_at tick -> returns per horizon
+        observe = getattr(system.model, "observe", None)
+        self._observe: Callable[[Any, Any], None] | None = observe if callable(observe) else None
         self.interval: str = system.interval or getattr(fetcher, "interval", "1d")
         self.symbol = getattr(fetcher, "symbol", None) or system.symbol
         self._stop = threading.Event()
@@ -288,7 +301,15 @@ class Activator(_LoopControl):
             return stamp + BDay(h)
         return stamp + h * self._step
 
-    def _record_prediction(self, pred: Prediction) -> None:
+    def _weights(self) -> list[float] | None:
+        """The model's member weights now (an ensemble), else ``None``."""
+        model = self.system.model
+        if getattr(model, "kind", None) != "ensemble":
+            return None
+        return [float(w) for w in model.weights]
+
+    def _record_prediction(self, pred: Prediction, weights: list[float] | None) -> None:
+        extra = {} if weights is None else {"weights": weights}
         for k, h in enumerate(pred.horizons):
             m, lo, hi = float(pred.mean[k]), float(pred.lower[k]), float(pred.upper[k])
             self._write(
@@ -307,6 +328,7 @@ class Activator(_LoopControl):
                     "upper_price": pred.close * math.exp(hi),
                     "level": self.system.level,
                     "target_time": _iso(self._target_time(pred.time, h)),
+                    **extra,
                 }
             )
         self._pending.append((pred.tick, pred))
@@ -327,6 +349,10 @@ class Activator(_LoopControl):
                 self.summary.outcomes += 1
                 if self.recalibrate is not None and pred.sigma is not None:
                     self._add_score(made_at, pred, k, abs(realized - m) / float(pred.sigma[k]))
+                extra = {}
+                if self._observe is not None and pred.seq is not None:
+                    self._add_realized(made_at, pred, k, realized)
+                    extra["weights"] = self.summary.weights = self._weights()
                 self._write(
                     {
                         "type": "outcome",
@@ -340,6 +366,7 @@ class Activator(_LoopControl):
                         "error": m - realized,
                         "direction_hit": direction_hit(realized, m),
                         "covered": lo <= realized <= hi,
+                        **extra,
                     }
                 )
 
@@ -352,6 +379,16 @@ class Activator(_LoopControl):
             model = self.system.model
             model.calibration = model.calibration.update(row[None, :], self.recalibrate)
             self.summary.recalibrated += 1
+
+    def _add_realized(self, made_at: int, pred: Prediction, k: int, realized: float) -> None:
+        """Collect a prediction's realized returns; once all are in, ``model.observe``."""
+        assert self._observe is not None
+        row = self._realized.setdefault(made_at, np.empty(len(pred.horizons)))
+        row[k] = realized
+        if k == len(pred.horizons) - 1:  # horizons increase: the last one comes last
+            del self._realized[made_at]
+            self._observe(pred.seq, row)
+            self.summary.observed += 1
 
     def _poll(self) -> Any:
         """Fetch the newest candle, retrying with back-off; ``None`` when stopped."""
@@ -380,12 +417,13 @@ class Activator(_LoopControl):
             pred = self.system.process_row(stamp, candle.iloc[-1])
         else:
             pred = self.system.process_candle(stamp, close)
+        weights = self._weights() if pred is not None else None  # the prediction's own
         self.summary.ticks += 1
         self._last_time = stamp
         self._record_outcomes(self.system.tick, stamp, close)
         if pred is not None:
             self.summary.predictions += 1
-            self._record_prediction(pred)
+            self._record_prediction(pred, weights)
 
     def execute(self) -> Summary:
         """Run the loop until ``max_ticks``, the end of a replay, or SIGINT/SIGTERM.
@@ -403,6 +441,7 @@ class Activator(_LoopControl):
             self.summary = Summary(
                 metrics={f"h{h}": LiveMetrics() for h in self.system.pipeline.horizons},
                 log_path=str(self._journal.path) if self._journal.path else None,
+                weights=self._weights(),
             )
             live = bool(getattr(self.fetcher, "is_live", True))
             try:

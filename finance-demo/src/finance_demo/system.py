@@ -90,6 +90,8 @@ class Prediction:
         lower: Lower interval bound (log return) per horizon.
         upper: Upper interval bound (log return) per horizon.
         sigma: The model's predicted scale per horizon (``None`` if not given).
+        seq: The model input the prediction was made from, ``(seq_len, n_features)``
+            (a copy: the live loop hands it back to ``model.observe`` with the outcome).
     """
 
     tick: int
@@ -100,6 +102,7 @@ class Prediction:
     lower: np.ndarray
     upper: np.ndarray
     sigma: np.ndarray | None = None
+    seq: np.ndarray | None = None
 
 
 class System(BaseSystem):
@@ -205,6 +208,7 @@ class System(BaseSystem):
             lower=forecast.lower,
             upper=forecast.upper,
             sigma=forecast.sigma,
+            seq=self.ring.get_window(),  # O(seq_len) copy of the model input
         )
 
     def _needs_rows(self, what: str) -> PipelineError:
