@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats as _st
@@ -194,14 +195,19 @@ def diebold_mariano(
     return TestResult(stat, float(2 * _st.t.sf(abs(stat), df=n - 1)))
 
 
-def _ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float):
-    """Fit ridge on standardized ``x`` (statistics of ``x`` only), intercept unpenalized."""
+def _ridge_gram(x: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
+    """What every penalty's fit on ``x`` shares: scaling, ``z'z``, ``z'(y - mean)``."""
     mu, sd = x.mean(0), x.std(0)
     sd[sd < 1e-12] = 1.0
     z = (x - mu) / sd
     ym = y.mean(0)
-    gram = z.T @ z + alpha * np.eye(z.shape[1])
-    w = np.linalg.solve(gram, z.T @ (y - ym))
+    return mu, sd, z.T @ z, z.T @ (y - ym), ym
+
+
+def _ridge_fit(gram: tuple[Any, ...], alpha: float):
+    """Fit ridge on standardized ``x`` (statistics of ``x`` only), intercept unpenalized."""
+    mu, sd, ztz, zty, ym = gram
+    w = np.linalg.solve(ztz + alpha * np.eye(ztz.shape[0]), zty)
     return lambda q: ((q - mu) / sd) @ w + ym
 
 
@@ -249,11 +255,12 @@ def ridge_fit_predict(
     best = alphas[0]
     if len(alphas) > 1 and n_val > 0 and n_fit >= 2:
         errors = []
+        gram = _ridge_gram(xtr[:n_fit], ytr[:n_fit])  # once for every alpha
         for alpha in alphas:
-            f = _ridge_fit(xtr[:n_fit], ytr[:n_fit], alpha)
+            f = _ridge_fit(gram, alpha)
             errors.append(float(np.mean(np.abs(f(xtr[-n_val:]) - ytr[-n_val:]))))
         best = alphas[int(np.argmin(errors))]
-    return _ridge_fit(xtr, ytr, best)(xte), best
+    return _ridge_fit(_ridge_gram(xtr, ytr), best)(xte), best
 
 
 def ewma_sigma(returns: np.ndarray, lam: float = 0.94, init_window: int = 30) -> np.ndarray:

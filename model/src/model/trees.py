@@ -138,17 +138,9 @@ class TreeForecaster(ForecasterBase):
         }
 
     def _boost(
-        self,
-        lgb: Any,
-        params: dict[str, Any],
-        F: np.ndarray,
-        y: np.ndarray,
-        Fv: np.ndarray,
-        yv: np.ndarray,
+        self, lgb: Any, params: dict[str, Any], train: Any, val: Any
     ) -> tuple[Any, dict[str, Any]]:
-        """One booster, early-stopped on the validation part, re-parsed from its text."""
-        train = lgb.Dataset(F, label=y, params={"verbose": -1}, free_raw_data=True)
-        val = lgb.Dataset(Fv, label=yv, reference=train)
+        """One booster on the labels set in ``train``/``val``, early-stopped on ``val``."""
         evals: dict[str, Any] = {}
         booster = lgb.train(
             params,
@@ -209,6 +201,10 @@ class TreeForecaster(ForecasterBase):
         X, y, X_val, y_val = self._split(X, y, config, X_val, y_val)
         F, Fv = self._flat(X), self._flat(X_val)
         params = self._params(config.num_threads)
+        # the features are binned once: every booster (mean and scale, each horizon) sees
+        # the same rows and bins (the bins depend on the features only), with its labels
+        train = lgb.Dataset(F, label=y[:, 0], params={"verbose": -1}, free_raw_data=False)
+        val = lgb.Dataset(Fv, label=y_val[:, 0], reference=train, free_raw_data=False)
         history: list[dict[str, Any]] = []
         means, scales = [], []
         floors = np.empty(self.config.n_outputs)
@@ -222,7 +218,9 @@ class TreeForecaster(ForecasterBase):
                     target = np.abs(y[:, h] - means[h].predict(F))
                     target_val = np.abs(y_val[:, h] - means[h].predict(Fv))
                     floors[h] = max(SIGMA_FLOOR_SHARE * float(target.mean()), 1e-12)
-                booster, record = self._boost(lgb, params, F, target, Fv, target_val)
+                train.set_label(target)
+                val.set_label(target_val)
+                booster, record = self._boost(lgb, params, train, val)
                 (means if which == "mean" else scales).append(booster)
                 record = {"horizon": self.config.horizons[h], "booster": which, **record}
                 record["seconds"] = time.perf_counter() - start
