@@ -30,7 +30,7 @@ import torch
 from data_fetcher import load_sample
 from finance_demo import Settings, build_dataset, compare_models, split_dataset
 
-from model import Model, Seq2SeqForecaster, TrainConfig
+from model import Model, Seq2SeqForecaster
 
 QUICK = "--quick" in sys.argv
 FOLDS = 3 if QUICK else 10

@@ -180,3 +180,37 @@ print("ok", clashes)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
+
+
+def _report(tests):
+    """A report whose only content is its DM tests: ``{kind: {(ref, h): (stat, p)}}``."""
+    from finance_demo import ComparisonReport
+
+    metrics = {}
+    for kind, cases in tests.items():
+        for (ref, h), (stat, p) in cases.items():
+            m = metrics.setdefault(f"h{h}", {"points": {}, "intervals": {}})
+            test = {"statistic": stat, "pvalue": p}
+            if ref == "persistence":
+                m["points"].setdefault(kind, {})["diebold_mariano"] = test
+            else:
+                m["intervals"].setdefault(kind, {})[f"dm_{ref}_winkler"] = test
+    return ComparisonReport(
+        symbol="X", interval="1d", kinds=tuple(tests), level=0.9, horizons=(1, 5),
+        step_size=1, settings={}, folds=[], predictions={}, metrics=metrics, versions={},
+        seconds=0.0,
+    )  # fmt: skip
+
+
+def test_winners_beat_both_references_on_every_horizon():
+    good = {("persistence", 1): (-2.5, 0.01), ("ewma", 1): (-3.0, 0.003)}
+    good |= {("persistence", 5): (-2.1, 0.04), ("ewma", 5): (-2.2, 0.03)}
+    one_horizon = {**good, ("ewma", 5): (-1.2, 0.2)}  # not significant at h5
+    worse = {**good, ("persistence", 1): (2.5, 0.01)}  # significant, but the wrong way
+    missing = {**good, ("ewma", 1): (None, None)}
+    rep = _report({"a": good, "b": one_horizon, "c": worse, "d": missing})
+    assert rep.winners() == ["a"]
+    assert rep.beats("b", "persistence") and not rep.beats("b", "ewma")
+    assert not rep.beats("c", "persistence") and rep.beats("c", "ewma")
+    assert not rep.beats("d", "ewma")
+    assert rep.to_dict()["winners"] == ["a"]

@@ -94,7 +94,7 @@ def comparison_verdict(report: Any) -> str:
         ...     def winners(self): return []
         ...     def beats(self, k, r): return False
         >>> print(comparison_verdict(R()))
-        No kind beats persistence (MAE) and EWMA (Winkler) significantly at 5%.
+        No kind beats both persistence (MAE) and EWMA (Winkler) significantly at 5%.
     """
     winners = report.winners()
     if winners:
@@ -102,9 +102,10 @@ def comparison_verdict(report: Any) -> str:
             f"{', '.join(winners)} beat{'s' if len(winners) == 1 else ''} persistence (MAE) "
             "and EWMA (Winkler) significantly at 5% on every horizon."
         )
-    partial = [
-        f"{k} beats {ref}" for k in report.kinds for ref in ("persistence", "ewma")
-        if report.beats(k, ref)
-    ]  # fmt: skip
-    tail = f" (alone: {'; '.join(partial)})" if partial else ""
-    return f"No kind beats persistence (MAE) and EWMA (Winkler) significantly at 5%{tail}."
+    partial = []
+    for ref, label in (("persistence", "persistence"), ("ewma", "EWMA")):
+        kinds = [k for k in report.kinds if report.beats(k, ref)]
+        if kinds:
+            partial.append(f"{label} alone is beaten by {', '.join(kinds)}")
+    tail = f" ({'; '.join(partial)})" if partial else ""
+    return f"No kind beats both persistence (MAE) and EWMA (Winkler) significantly at 5%{tail}."
