@@ -194,6 +194,10 @@ def summary_text(summary: Any) -> str:
         )
     if summary.recalibrated:
         lines.append(f"interval recalibrated on {summary.recalibrated} realized outcomes")
+    weights = getattr(summary, "weights", None)
+    if weights is not None:
+        shares = " / ".join(f"{w:.3f}" for w in weights)
+        lines.append(f"ensemble weights {shares} after {summary.observed} realized outcomes")
     if summary.log_path:
         lines.append(f"log: {summary.log_path}")
     return "\n".join(lines)
