@@ -3,7 +3,8 @@
 Candles → ``Buffer`` windows → ``FeatureExtraction`` → sequences → ``Model``; offline
 (:func:`build_dataset`, :func:`train_model`, :func:`batch_predict`) and live
 (:class:`System`, :class:`Activator`), with the same predictions at the same ticks;
-:func:`backtest` runs a walk-forward evaluation against baselines (:mod:`finance_demo.stats`).
+:func:`backtest` runs a walk-forward evaluation against baselines (:mod:`finance_demo.stats`),
+:func:`compare_models` the same for several model kinds side by side.
 """
 
 import importlib

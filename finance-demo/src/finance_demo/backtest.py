@@ -12,6 +12,10 @@ targets: persistence (zero return), drift (mean training return), always-up (dir
 ridge on the same flattened sequences, a constant-width interval from training
 quantiles, and an EWMA-volatility (RiskMetrics) interval calibrated conformally on the
 model's own validation rows.
+
+The fold machinery is shared with :func:`finance_demo.compare_models`: :func:`make_plan`
+builds the samples and bounds once, :func:`run_folds` runs the folds on an engine and
+trains one or several model kinds per fold (``backtest`` trains ``lstm``).
 """
 
 from __future__ import annotations
