@@ -169,9 +169,9 @@ def test_global_model_of_another_kind(market, tiny_settings):
 
 
 def test_folds_share_one_calendar(market, tiny_settings):
-    from finance_demo.backtest import _plan
+    from finance_demo.backtest import make_plan
 
-    plans = {s: _plan(c, tiny_settings, 3, None, None, 0.5) for s, c in market.items()}
+    plans = {s: make_plan(c, tiny_settings, 3, None, None, 0.5) for s, c in market.items()}
     bounds = _time_folds(plans, 3)
     latest_start = max(p.data.times[p.bounds[0][0]] for p in plans.values())
     for k in range(3):

@@ -301,10 +301,6 @@ def make_plan(
     )
 
 
-#: The former private name (``finance_demo.global_model`` and its tests use it).
-_plan = make_plan
-
-
 def _scaled_band(
     sigma: np.ndarray, root_h: np.ndarray, val: Any, test: Any, level: float
 ) -> tuple[np.ndarray, np.ndarray]:

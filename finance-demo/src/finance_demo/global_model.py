@@ -513,7 +513,7 @@ def backtest_global(
     """
     import contextlib
 
-    from finance_demo.backtest import _plan
+    from finance_demo.backtest import make_plan
     from finance_demo.engine import SerialEngine, call_with_threads, completed, current_threads
     from finance_demo.errors import InsufficientDataError
     from finance_demo.training import torch_threads
@@ -524,7 +524,7 @@ def backtest_global(
     plans = {}
     for s in symbols:
         try:
-            plans[s] = _plan(candles[s], settings, folds, None, level, start)
+            plans[s] = make_plan(candles[s], settings, folds, None, level, start)
         except InsufficientDataError as exc:
             raise InsufficientDataError(f"{s}: {exc}") from None
     bounds = _time_folds(plans, len(next(iter(plans.values())).bounds))
