@@ -128,7 +128,7 @@ def test_fetch_latest_after_history_and_a_new_candle():
 def test_unknown_symbol_is_reported_and_the_others_come_back(tmp_path, sleeps):
     fetcher = multi(["MSFT", "ZZZZ", "IBM"], session=YahooChartSession(), sleeps=sleeps)
     got = fetcher.fetch_historical()
-    assert list(got) == ["MSFT", "IBM"]
+    assert list(got) == ["MSFT", "IBM"], fetcher.errors  # a rare failure seen once: say why
     assert list(fetcher.errors) == ["ZZZZ"]
     reason = fetcher.errors["ZZZZ"]
     assert reason.startswith("ZZZZ: unknown symbol on Yahoo Finance") and "\n" not in reason
