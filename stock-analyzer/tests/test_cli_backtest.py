@@ -87,3 +87,23 @@ def test_several_symbols_one_failing(tiny_config, tmp_path):
     assert set(body["reports"]) == {"IBM", "^GSPC"} and body["errors"][0]["symbol"] == "NOPE"
     both = CliRunner().invoke(cli, [*argv, "--symbols", "IBM", "--watchlist", str(watch)])
     assert both.exit_code == 2 and "mutually exclusive" in both.stderr
+
+
+def test_several_symbols_on_a_pool_one_fold_queue(tiny_config, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from stock_analyzer.cli import cli
+
+    bodies = []
+    for engine in ("serial", "process"):
+        report = tmp_path / f"{engine}.json"
+        argv = ["backtest", "--config", str(tiny_config), "--period", "2y", "--folds", "2"]
+        argv += ["--symbols", "IBM,^GSPC", "--engine", engine, "--report", str(report)]
+        result = CliRunner().invoke(cli, argv)
+        assert result.exit_code == 0, result.output
+        progress = [x for x in result.stderr.splitlines() if x.startswith("fold ")]
+        assert len(progress) == 4 and progress[-1].startswith("fold 4/4: ")
+        body = json.loads(report.read_text())
+        bodies.append({s: r["metrics"] for s, r in body["reports"].items()})
+    assert list(bodies[0]) == ["IBM", "^GSPC"] and bodies[0] == bodies[1]

@@ -24,7 +24,7 @@ import dataclasses
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ from finance_demo.stats import (
 )
 from finance_demo.training import torch_threads, train_model
 
-__all__ = ["backtest", "fold_bounds", "make_plan", "outcome_lag", "run_folds"]
+__all__ = ["backtest", "backtest_many", "fold_bounds", "make_plan", "outcome_lag", "run_folds"]
 
 #: Decay of the EWMA-volatility baseline (RiskMetrics daily value).
 EWMA_LAMBDA = 0.94
@@ -240,6 +240,159 @@ def run_folds(
             cols.setdefault(name, []).append(np.asarray(value))
         fold_info.append(info)
     return cols, fold_info, interrupted
+
+
+def _fold_job(
+    threads: int | None,
+    plan: _Plan,
+    candles: Any,
+    k: int,
+    symbol: str,
+    interval: str | None,
+) -> tuple[bool, Any]:
+    """One fold of one symbol where the engine runs it.
+
+    Returns ``(True, (block, info))`` or ``(False, one line)``: the error is turned into
+    its line in the worker, so that an exception that does not pickle never travels back.
+    """
+    from finance_demo.engine import call_with_threads
+    from finance_demo.multi import _one_line
+
+    try:
+        a, b = plan.bounds[k]
+        return True, call_with_threads(threads, _run_fold, plan, candles, k, a, b, symbol, interval)
+    except Exception as exc:
+        return False, f"fold {k + 1}: {_one_line(exc)}"
+
+
+def backtest_many(
+    candles_by_symbol: Mapping[str, Any],
+    settings: Settings | None = None,
+    *,
+    folds: int | None = None,
+    retrain_every: int | None = None,
+    intervals: Mapping[str, str | None] | None = None,
+    progress: Callable[[int, int, str, dict[str, Any]], None] | None = None,
+    level: float | None = None,
+    start: float = 0.5,
+    engine: Any = None,
+) -> Any:
+    """Walk-forward backtests of several symbols, all their folds in one queue.
+
+    Each symbol gets exactly the report :func:`backtest` gives for it (bit for bit, on
+    every engine; only ``seconds`` differs: here the sum of its folds' times). The folds
+    of all symbols go to the engine as one queue, the longest trainings first, so that a
+    pool stays busy to the end instead of waiting on one symbol's last folds.
+
+    Args:
+        candles_by_symbol: ``symbol -> candles`` (oldest first), in report order.
+        settings: As for :func:`backtest`, for all symbols.
+        folds: As for :func:`backtest`.
+        retrain_every: As for :func:`backtest`.
+        intervals: ``symbol -> interval`` recorded in each report (default none).
+        progress: Called as each fold finishes with ``(finished, total, symbol, info)``
+            (``info`` as :func:`backtest`'s; finished and total count all symbols' folds).
+        level: As for :func:`backtest`.
+        start: As for :func:`backtest`.
+        engine: An engine of :func:`~finance_demo.make_engine` (``None``: here).
+
+    Returns:
+        A :class:`~finance_demo.multi.MultiResult`: ``results`` maps each symbol whose
+        folds all ran to its :class:`BacktestReport`; a symbol whose plan or a fold failed
+        is in ``errors`` with one line, and the others still ran. A Ctrl-C after at least
+        one symbol finished keeps the finished ones and lists the others as interrupted
+        (``interrupted`` then is in each such error line); before, it propagates.
+
+    Raises:
+        SettingsError: Bad ``folds`` / ``retrain_every`` / ``start`` / ``level``, or no
+            symbols.
+    """
+    import contextlib
+
+    from finance_demo.engine import SerialEngine, completed, current_threads
+    from finance_demo.multi import MultiResult, _one_line
+
+    symbols = tuple(candles_by_symbol)
+    if not symbols:
+        raise SettingsError("no symbols to backtest")
+    settings = settings or Settings()
+    intervals = dict(intervals or {})
+    t0 = time.perf_counter()
+    errors: dict[str, str] = {}
+    plans: dict[str, _Plan] = {}
+    for symbol in symbols:
+        try:
+            plans[symbol] = make_plan(
+                candles_by_symbol[symbol], settings, folds, retrain_every, level, start
+            )
+        except SettingsError:
+            raise  # the same for every symbol: one usage error, not N
+        except Exception as exc:
+            errors[symbol] = _one_line(exc)
+    # the longest trainings first (the cut's sample index), then symbol and fold order
+    jobs = sorted(
+        ((s, k) for s in plans for k in range(len(plans[s].bounds))),
+        key=lambda job: (-plans[job[0]].bounds[job[1]][0], symbols.index(job[0]), job[1]),
+    )
+    done: dict[str, dict[int, tuple[dict[str, Any], dict[str, Any]]]] = {s: {} for s in plans}
+    interrupted = False
+    with torch_threads(settings.training.num_threads):
+        threads = current_threads()
+        calls = (
+            (
+                _fold_job,
+                (threads, plans[s], candles_by_symbol[s], k, s, intervals.get(s)),
+            )
+            for s, k in jobs
+        )
+        finished = 0
+        try:
+            runs = completed(SerialEngine() if engine is None else engine, calls)
+            with contextlib.closing(runs):
+                for i, future in runs:
+                    s, k = jobs[i]
+                    try:
+                        ok, value = future.result()
+                    except Exception as exc:  # the worker died or the result did not pickle
+                        ok, value = False, f"fold {k + 1}: {_one_line(exc)}"
+                    finished += 1
+                    if not ok:
+                        errors.setdefault(s, value)
+                        continue
+                    done[s][k] = value
+                    if progress is not None:
+                        progress(finished, len(jobs), s, value[1])
+        except KeyboardInterrupt:
+            if not any(len(done[s]) == len(plans[s].bounds) for s in plans):
+                raise
+            interrupted = True
+    results: dict[str, Any] = {}
+    for s in symbols:
+        if s in errors or s not in plans:
+            continue
+        plan = plans[s]
+        if len(done[s]) < len(plan.bounds):
+            errors[s] = f"interrupted after {len(done[s])} of {len(plan.bounds)} folds"
+            continue
+        cols: dict[str, list[np.ndarray]] = {}
+        fold_info = []
+        for k in sorted(done[s]):
+            block, info = done[s][k]
+            for name, value in block.items():
+                cols.setdefault(name, []).append(np.asarray(value))
+            fold_info.append(info)
+        report = _report(
+            plan, candles_by_symbol[s], cols, fold_info, s, intervals.get(s), 0.0, False
+        )
+        seconds = round(sum(float(info["seconds"]) for info in fold_info), 3)
+        results[s] = dataclasses.replace(report, seconds=seconds)
+    return MultiResult(
+        symbols=symbols,
+        results=results,
+        errors=[{"symbol": s, "error": errors[s]} for s in symbols if s in errors],
+        seconds=round(time.perf_counter() - t0, 3),
+        interrupted=interrupted,
+    )
 
 
 @dataclasses.dataclass(frozen=True)

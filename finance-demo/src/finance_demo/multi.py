@@ -24,6 +24,7 @@ __all__ = [
     "MAX_SYMBOLS",
     "MultiResult",
     "backtest_symbol",
+    "backtest_symbols",
     "read_watchlist",
     "run_symbols",
     "train_symbol",
@@ -46,12 +47,15 @@ class MultiResult:
         results: ``symbol -> the job's return`` for the symbols that worked, in order.
         errors: ``{"symbol": ..., "error": "<one line>"}`` for each that failed, in order.
         seconds: Wall time of the run.
+        interrupted: A Ctrl-C ended the run early (the unfinished symbols are in
+            ``errors``).
     """
 
     symbols: tuple[str, ...]
     results: dict[str, Any]
     errors: list[dict[str, str]]
     seconds: float
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -224,6 +228,69 @@ def backtest_symbol(
 
     candles, interval = _candles(symbol, source, period, interval)
     return backtest(candles, settings, symbol=symbol, interval=interval, **options)
+
+
+def backtest_symbols(
+    symbols: Iterable[str],
+    settings: Settings | None = None,
+    source: str = "sample",
+    period: str | None = None,
+    interval: str | None = "1d",
+    *,
+    engine: Any = None,
+    progress: Callable[[int, int, str, dict[str, Any]], None] | None = None,
+    **options: Any,
+) -> MultiResult:
+    """Fetch each symbol's candles here, then backtest all their folds in one queue.
+
+    The folds of every symbol go to the engine together, the longest first
+    (:func:`~finance_demo.backtest_many`), rather than one job per symbol: a pool stays
+    busy until the end even when one symbol has far more candles than the others. Each
+    report equals :func:`backtest_symbol`'s for that symbol (but ``seconds``).
+
+    Args:
+        symbols: Distinct symbols.
+        settings: Pipeline, network and training settings (defaults when ``None``).
+        source: Fetcher source (``"sample"``, ``"yahoo"``, ``"csv:PATH"``...).
+        period: Fetcher period (``None``: the source's default).
+        interval: Candle interval (``None``: each symbol's native one).
+        engine: An engine of :func:`~finance_demo.make_engine` (``None``: here).
+        progress: Called as each fold finishes (see :func:`~finance_demo.backtest_many`).
+        **options: ``folds``, ``retrain_every``, ``level``, ``start`` of the backtest.
+
+    Returns:
+        The :class:`MultiResult`: a symbol that could not be fetched, planned or
+        backtested is in ``errors`` with its line, in the order given.
+
+    Raises:
+        SettingsError: No symbols, too many, a bad or repeated one; bad backtest options.
+    """
+    from finance_demo.backtest import backtest_many
+
+    symbols = _check_symbols(symbols)
+    t0 = time.perf_counter()
+    candles: dict[str, Any] = {}
+    intervals: dict[str, str | None] = {}
+    fetch_errors: dict[str, str] = {}
+    for symbol in symbols:
+        try:
+            candles[symbol], intervals[symbol] = _candles(symbol, source, period, interval)
+        except Exception as exc:
+            fetch_errors[symbol] = _one_line(exc)
+    if candles:
+        result = backtest_many(
+            candles, settings, intervals=intervals, progress=progress, engine=engine, **options
+        )
+    else:
+        result = MultiResult((), {}, [], 0.0)
+    errors = {e["symbol"]: e["error"] for e in result.errors} | fetch_errors
+    return MultiResult(
+        symbols=symbols,
+        results=result.results,
+        errors=[{"symbol": s, "error": errors[s]} for s in symbols if s in errors],
+        seconds=round(time.perf_counter() - t0, 3),
+        interrupted=result.interrupted,
+    )
 
 
 def read_watchlist(path: str | Path, max_symbols: int = MAX_SYMBOLS) -> list[str]:

@@ -476,25 +476,50 @@ def train(ctx: click.Context, **opts: Any) -> None:
 
 
 def _backtest_many(ctx: click.Context, opts: dict[str, Any]) -> None:
-    """``backtest --symbols A,B`` / ``--watchlist FILE``: one backtest per symbol."""
-    from stock_analyzer.multi_cli import per_symbol, symbols_of
+    """``backtest --symbols A,B`` / ``--watchlist FILE``: one backtest per symbol.
+
+    The engine starts first (its workers load torch while the candles are fetched here),
+    then all symbols' folds run on it in one queue, the longest first.
+    """
+    from stock_analyzer.multi_cli import symbols_of
 
     for flag in ("plot", "predictions", "track", "since"):
         if opts[flag]:
             raise click.UsageError(f"--{flag} works with one --symbol, not with several")
     settings = merge_settings(ctx, opts)
-    with user_errors(_OFFLINE):
-        from finance_demo import backtest_symbol
+    symbols = symbols_of(opts)
+    quiet = opts["quiet"] or opts["as_json"]
+    data = settings.data
 
-        result = per_symbol(
-            backtest_symbol,
-            symbols_of(opts),
-            opts,
-            settings,
-            "done",
-            folds=opts["folds"],
-            retrain_every=opts["retrain_every"],
-        )
+    def done(n: int, total: int, symbol: str, info: dict[str, Any]) -> None:
+        if not quiet:
+            _echo_err(
+                f"fold {n}/{total}: {symbol} fold {info['fold']} "
+                f"({info['test_samples']} samples, {info['seconds']:.1f} s)"
+            )
+
+    with user_errors(_OFFLINE):
+        from finance_demo.engine import make_engine
+
+        with make_engine(opts["engine"], opts["workers"], opts["ray_address"]) as engine:
+            from finance_demo import backtest_symbols
+
+            result = backtest_symbols(
+                symbols,
+                settings,
+                data.source,
+                data.period,
+                data.interval,
+                engine=engine,
+                progress=done,
+                folds=opts["folds"],
+                retrain_every=opts["retrain_every"],
+            )
+        if result.interrupted:
+            _echo_err(
+                f"interrupted: writing the reports of the {len(result.results)} symbols "
+                "whose folds all finished"
+            )
         reports = {s: r.to_dict(predictions=False) for s, r in result.results.items()}
         if opts["report"]:
             body = {"reports": reports, "errors": result.errors, "seconds": result.seconds}
@@ -506,6 +531,8 @@ def _backtest_many(ctx: click.Context, opts: dict[str, Any]) -> None:
         click.echo(_dump({"reports": reports, "errors": result.errors}), nl=False, err=to_stderr)
     else:
         click.echo(many_backtests_table(result.results, result.errors), err=to_stderr)
+    if result.interrupted:
+        ctx.exit(130)
     if result.errors:
         ctx.exit(1)
 
