@@ -1,90 +1,97 @@
-"""Benchmark of the executor seam: a walk-forward backtest's folds on a process pool vs serially.
+"""Benchmark of the executor seam: the 4-sample, 10-fold backtest serially, on processes, on Ray.
 
-Run: .venv/bin/python benchmarks/bench_engine.py [--quick] [--workers N] [--ray]
+Run: .venv/bin/python benchmarks/bench_engine.py [--quick] [--rounds N] [--workers N]
+     [--epochs N] [--ray]
 
-Four shipped samples (``^GSPC``, ``MSFT``, ``IBM`` daily, ``EURUSD=X`` hourly), a 10-fold
-backtest of each with the same small settings, first serially (``engine=None``), then on
-``make_engine("process")`` (one pool for the four, its start-up counted in its time).
-Prints the wall times, the ratio serial / process (the target is >= 1.7x on 2 cores) and
-checks that both runs give the same predictions and metrics, bit for bit. ``--ray`` also
-runs them on ``make_engine("ray")`` (a local single-node cluster, its start counted).
-Public tools only: ``data_fetcher.Fetcher``, ``finance_demo.load_settings``, ``backtest``,
-``make_engine``.
+The backtest as a user runs it, the whole command each time (its interpreter start,
+imports, the pool's or cluster's start and shutdown are all in its time)::
+
+    stock-analyzer backtest --source sample --symbols ^GSPC,MSFT,IBM,EURUSD=X \\
+        --period 5y --folds 10 -q --report FILE --engine serial|process|ray
+
+with the default settings (``--epochs N`` overrides the epochs; ``--quick``: 2 years,
+1 epoch, 3 folds). The 40 folds of the four symbols go to the engine as one queue, the
+longest training first. The commands alternate (serial, process[, ray], serial, ...) for
+``--rounds`` rounds (default 1); the medians, the ratio serial / process (the target is
+>= 1.7x on 2 cores) and serial / ray are printed, and every report is checked to hold the
+same metrics and fold records as the serial one (timings aside), bit for bit.
+
+Public tools only: the ``stock-analyzer`` executable beside this interpreter.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-import numpy as np
-from data_fetcher import Fetcher
-from finance_demo import backtest, load_settings, make_engine
-
-QUICK = "--quick" in sys.argv
-WORKERS = int(sys.argv[sys.argv.index("--workers") + 1]) if "--workers" in sys.argv else None
-RAY = "--ray" in sys.argv
-SYMBOLS = ("^GSPC", "MSFT", "IBM", "EURUSD=X")
-FOLDS = 10
-PERIOD = "2y" if QUICK else "5y"
-SETTINGS = {"training": {"epochs": 1 if QUICK else 3}}
+SYMBOLS = "^GSPC,MSFT,IBM,EURUSD=X"
 
 
-def same(a, b) -> bool:
-    """Two reports with the same predictions and metrics, bit for bit."""
-    pa, pb = a.predictions, b.predictions
-    return (
-        pa.keys() == pb.keys()
-        and all(np.array_equal(pa[k], pb[k]) for k in pa if k != "time")
-        and a.metrics == b.metrics
-    )
+def command(engine: str, report: Path, args: argparse.Namespace) -> list[str]:
+    exe = Path(sys.executable).with_name("stock-analyzer")
+    argv = [str(exe), "backtest", "--source", "sample", "--symbols", SYMBOLS, "-q"]
+    argv += ["--period", "2y" if args.quick else "5y"]
+    argv += ["--folds", "3" if args.quick else "10", "--report", str(report)]
+    argv += ["--engine", engine]
+    if args.workers and engine != "serial":
+        argv += ["--workers", str(args.workers)]
+    epochs = 1 if args.quick else args.epochs
+    if epochs:
+        argv += ["--epochs", str(epochs)]
+    return argv
 
 
-def run(histories, settings, engine) -> tuple[float, dict]:
-    start = time.perf_counter()
-    reports = {
-        s: backtest(c, settings, folds=FOLDS, symbol=s, engine=engine) for s, c in histories.items()
-    }
-    return time.perf_counter() - start, reports
+def comparable(path: Path) -> dict:
+    """A report file without its timings: metrics and fold records per symbol."""
+    body = json.loads(path.read_text())
+    out = {}
+    for symbol, report in body["reports"].items():
+        folds = [{k: v for k, v in f.items() if k != "seconds"} for f in report["folds"]]
+        out[symbol] = {"metrics": report["metrics"], "folds": folds}
+    return {"reports": out, "errors": body["errors"]}
 
 
 def main() -> None:
-    settings = load_settings(SETTINGS)
-    histories = {
-        s: Fetcher(s, period=PERIOD, interval=None, source="sample").fetch_historical()
-        for s in SYMBOLS
-    }
-    sizes = ", ".join(f"{s} {len(c)}" for s, c in histories.items())
-    print(f"{FOLDS}-fold backtests, candles: {sizes}; settings {SETTINGS}")
-    serial_s, serial = run(histories, settings, None)
-    print(f"serial:  {serial_s:7.2f} s")
-    start = time.perf_counter()
-    with make_engine("process", workers=WORKERS) as engine:
-        pool_s, pooled = run(histories, settings, engine)
-        workers = engine.workers
-    total_s = time.perf_counter() - start
-    print(
-        f"process: {total_s:7.2f} s ({workers} workers; pool start and shutdown included; "
-        f"{pool_s:.2f} s in the backtests)"
-    )
-    identical = all(same(serial[s], pooled[s]) for s in SYMBOLS)
-    print(f"identical reports: {identical}")
-    print(f"ratio serial / process: {serial_s / total_s:.2f}x (target >= 1.7x on 2 cores)")
-    if not identical:
-        sys.exit("the process engine's reports differ from the serial ones")
-    if RAY:
-        start = time.perf_counter()
-        with make_engine("ray", workers=WORKERS) as engine:
-            ray_s, on_ray = run(histories, settings, engine)
-        ray_total = time.perf_counter() - start
-        same_ray = all(same(serial[s], on_ray[s]) for s in SYMBOLS)
-        print(
-            f"ray:     {ray_total:7.2f} s (local cluster start and shutdown included; "
-            f"{ray_s:.2f} s in the backtests); identical reports: {same_ray}; ratio serial / "
-            f"ray: {serial_s / ray_total:.2f}x"
-        )
-        if not same_ray:
-            sys.exit("the ray engine's reports differ from the serial ones")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--epochs", type=int, help="default: the settings' default")
+    parser.add_argument("--ray", action="store_true")
+    args = parser.parse_args()
+    engines = ["serial", "process"] + (["ray"] if args.ray else [])
+    times: dict[str, list[float]] = {e: [] for e in engines}
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = None
+        print(" ".join(command("ENGINE", Path("FILE"), args)[1:]))
+        for r in range(args.rounds):
+            for engine in engines:
+                report = Path(tmp) / f"{engine}-{r}.json"
+                start = time.perf_counter()
+                done = subprocess.run(command(engine, report, args), capture_output=True, text=True)
+                seconds = time.perf_counter() - start
+                if done.returncode != 0:
+                    sys.exit(f"{engine} failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+                times[engine].append(seconds)
+                body = comparable(report)
+                if reference is None:
+                    reference = body
+                same = body == reference
+                print(f"round {r + 1} {engine:8s} {seconds:7.2f} s  same report: {same}")
+                if not same:
+                    sys.exit(f"the {engine} engine's report differs from the serial one")
+    med = {e: statistics.median(t) for e, t in times.items()}
+    for engine in engines:
+        print(f"{engine:8s} median {med[engine]:7.2f} s over {len(times[engine])} run(s)")
+    print(f"ratio serial / process: {med['serial'] / med['process']:.2f}x (target >= 1.7x)")
+    if args.ray:
+        print(f"ratio serial / ray:     {med['serial'] / med['ray']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -195,36 +195,66 @@ def _nothing() -> None:
     """A job that does nothing: submitted once per worker to start the pool at once."""
 
 
+def _start_method() -> str:
+    """``fork`` where it is safe and fast, else ``spawn``.
+
+    A forked worker starts at once with everything the parent has imported (torch, the
+    pipeline: about 4 s of imports a spawned worker repeats) and exits without tearing
+    its interpreter down. Fork is used on Linux only, and only while this process runs a
+    single Python thread: a fork copies locks that another thread may hold. Workers set
+    torch to one thread, so they never enter an OpenMP parallel region the parent left.
+    """
+    import multiprocessing
+    import sys
+
+    if (
+        sys.platform == "linux"
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    ):
+        return "fork"
+    return "spawn"
+
+
 class ProcessEngine(cf.ProcessPoolExecutor):
-    """A process pool of ``spawn`` workers, each running torch with one thread.
+    """A process pool, each worker running torch with one thread and ignoring Ctrl-C.
 
     Args:
         workers: Processes (default one per core).
-        warm: Start every worker now and load the pipeline's modules in it (about 3 s of
-            imports each, in the background) instead of at the first job; ``False``
-            starts workers lazily with torch only (for light jobs).
+        warm: Start every worker now, with the pipeline's modules loaded (see
+            :func:`_warm_up`), instead of at the first job; ``False`` starts workers
+            lazily with torch only (for light jobs).
+        start_method: ``"fork"`` or ``"spawn"`` (default: fork on Linux while this
+            process has one thread, else spawn). The results are the same either way.
     """
 
     kind = "process"
 
-    def __init__(self, workers: int | None = None, *, warm: bool = True) -> None:
+    def __init__(
+        self, workers: int | None = None, *, warm: bool = True, start_method: str | None = None
+    ) -> None:
         import functools
         import multiprocessing
 
         self.workers = workers or _cpu_count()
+        self.start_method = start_method or _start_method()
+        if warm and self.start_method == "fork":
+            _warm_up()  # here, once: the forked workers inherit it
         super().__init__(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=functools.partial(_init_process_worker, warm),
+            mp_context=multiprocessing.get_context(self.start_method),
+            initializer=functools.partial(
+                _init_process_worker, warm and self.start_method != "fork"
+            ),
         )
         if warm:
-            for _ in range(self.workers):  # each submit starts one more worker
+            for _ in range(self.workers):  # start the workers now (fork: all at the first)
                 self.submit(_nothing)
 
     as_completed = staticmethod(_as_completed)
 
     def __repr__(self) -> str:
-        return f"ProcessEngine(workers={self.workers})"
+        return f"ProcessEngine(workers={self.workers}, start_method={self.start_method!r})"
 
 
 def _ray_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
