@@ -10,8 +10,9 @@ model) are stacked into one batch. The predictions equal each symbol's own ``Sys
 :class:`MultiActivator` is the polling loop around it: a ``data_fetcher.MultiFetcher``
 answers every poll with one batched request for all symbols; each symbol has its own
 lane (warm-up, bad or repeated candles, outcomes, metrics, rolling recalibration: the
-single-symbol :class:`~finance_demo.Activator`'s bookkeeping) and all lanes write one
-JSONL log, one record per symbol and horizon.
+single-symbol :class:`~finance_demo.Activator`'s bookkeeping, teaching a symbol's adaptive
+ensemble its realized outcomes included) and all lanes write one JSONL log, one record
+per symbol and horizon.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class MultiSystem:
         self.systems: dict[str, System] = {s: System(m, level) for s, m in models.items()}
         self._nets = {s: _network(m) for s, m in models.items()}
         self._stack_cache: tuple[Any, ...] | None = None
+        # the symbols whose model learns from outcomes (``observe``: an adaptive ensemble)
+        # get a copy of their input in the Prediction, as System's (the others need none)
+        self._keeps_seq = {s: callable(getattr(m, "observe", None)) for s, m in models.items()}
         self._feature_key = {
             s: (repr(sys_.pipeline.features), sys_.pipeline.buffer_size, sys_.needs_ohlcv)
             for s, sys_ in self.systems.items()
@@ -172,6 +176,7 @@ class MultiSystem:
                     lower=lower[i],
                     upper=upper[i],
                     sigma=sigma[i],
+                    seq=due[s][2].copy() if self._keeps_seq[s] else None,
                 )
         return out
 
@@ -308,6 +313,11 @@ class MultiActivator(_LoopControl):
         num_threads: Torch threads during the loop.
         recalibrate: Roll each symbol's interval calibration over its last N outcomes
             (a global model's symbols share its calibration, so they roll it together).
+
+    A symbol whose model has ``observe(seq, realized)`` (a per-symbol adaptive ensemble)
+    is handed each prediction's input and realized returns once its last horizon has
+    passed, as in :class:`~finance_demo.Activator`: its weights move with its own
+    outcomes and are in that symbol's records and :class:`Summary`.
     """
 
     def __init__(
@@ -422,6 +432,8 @@ class MultiActivator(_LoopControl):
                     )
             accepted[symbol] = (stamp, row)
         preds = self.system.step(accepted)
+        # each prediction's own weights: before this tick's outcomes teach the ensemble
+        weights = {symbol: self.lanes[symbol]._weights() for symbol in preds}
         for symbol, (stamp, row) in accepted.items():
             lane = self.lanes[symbol]
             lane.summary.ticks += 1
@@ -430,7 +442,7 @@ class MultiActivator(_LoopControl):
         for symbol, pred in preds.items():
             lane = self.lanes[symbol]
             lane.summary.predictions += 1
-            lane._record_prediction(pred)
+            lane._record_prediction(pred, weights[symbol])
         return bool(accepted)
 
     def execute(self) -> MultiSummary:
@@ -451,6 +463,7 @@ class MultiActivator(_LoopControl):
             horizons = lane.system.pipeline.horizons
             lane.summary.metrics = {f"h{h}": LiveMetrics() for h in horizons}
             lane.summary.log_path = self.summary.log_path
+            lane.summary.weights = lane._weights()
         live = bool(getattr(self.fetcher, "is_live", True))
         try:
             with torch_threads(self.num_threads):
