@@ -6,8 +6,9 @@ the four shipped samples (distinct stretches of real candles; one epoch because 
 time is measured). Every symbol is warmed up on its own history; then each tick pushes
 one new close per symbol (step_size 1: every symbol emits) and is timed:
 
-1. ``MultiSystem.step``: all symbols' windows through ONE bulk feature ``transform`` and
-   ONE forward pass of the network on the stacked sequences;
+1. ``MultiSystem.step``: the new closes written into the symbols' stacked buffers at once,
+   all symbols' windows through ONE bulk feature ``transform`` and ONE forward pass of
+   the network on the stacked sequences;
 2. the reference: one ``System`` per symbol, ``process_candle`` each (features of one
    window and a forward pass of batch 1, per symbol).
 

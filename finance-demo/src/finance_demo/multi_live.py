@@ -10,8 +10,9 @@ model) are stacked into one batch. The predictions equal each symbol's own ``Sys
 :class:`MultiActivator` is the polling loop around it: a ``data_fetcher.MultiFetcher``
 answers every poll with one batched request for all symbols; each symbol has its own
 lane (warm-up, bad or repeated candles, outcomes, metrics, rolling recalibration: the
-single-symbol :class:`~finance_demo.Activator`'s bookkeeping) and all lanes write one
-JSONL log, one record per symbol and horizon.
+single-symbol :class:`~finance_demo.Activator`'s bookkeeping, teaching a symbol's adaptive
+ensemble its realized outcomes included) and all lanes write one JSONL log, one record
+per symbol and horizon.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ __all__ = ["MultiActivator", "MultiSummary", "MultiSystem"]
 
 _PLAIN = (None, None, None, None)
 
+#: What :meth:`MultiSystem._predict` fills in a Prediction (a test checks it is all).
+_PREDICTION_FIELDS = (
+    "tick", "time", "close", "horizons", "mean", "lower", "upper", "sigma", "seq",
+)  # fmt: skip
+
 
 def _network(model: Any) -> tuple[Any, tuple[Any, ...]]:
     """``(network, (x_mean, x_std, code, y_scale))``: what this symbol's batch runs on.
@@ -53,8 +59,30 @@ def _network(model: Any) -> tuple[Any, tuple[Any, ...]]:
     return model, _PLAIN
 
 
+def _sample_size(stack: Any) -> int:
+    """Numbers in one sample of a buffer stack."""
+    return math.prod(stack.channel_shape)
+
+
+@dataclasses.dataclass(eq=False)
+class _Group:
+    """The symbols of one input stack and one ring stack (one bulk transform)."""
+
+    symbols: list[str]
+    first: System
+    inputs: Any
+    rings: Any
+    nets: np.ndarray  # the network batch of each symbol
+
+
 class MultiSystem:
     """One live pipeline per symbol; one forward pass per network and tick.
+
+    The symbols' input buffers (and their rings of feature vectors) that share a shape
+    are one stacked array (:class:`signal_processing.buffer.BufferStack`): a tick writes
+    every symbol's new candle with one fancy-indexed store and reads the due windows and
+    sequences with one gather each. Each symbol's :class:`System` in :attr:`systems`
+    still works on its own (its buffers are views into the stacks, with their own state).
 
     Args:
         models: ``symbol -> model``: per-symbol models, or one global model bound to each
@@ -67,64 +95,133 @@ class MultiSystem:
     """
 
     def __init__(self, models: Mapping[str, Any], level: float | None = None) -> None:
+        from signal_processing.buffer import BufferStack
+
         if not models:
             raise SettingsError("a multi-symbol live loop needs at least one symbol")
         self.systems: dict[str, System] = {s: System(m, level) for s, m in models.items()}
         self._nets = {s: _network(m) for s, m in models.items()}
-        self._stack_cache: tuple[Any, ...] | None = None
-        self._feature_key = {
-            s: (repr(sys_.pipeline.features), sys_.pipeline.buffer_size, sys_.needs_ohlcv)
+        # the symbols whose model learns from outcomes (``observe``: an adaptive ensemble)
+        # get a copy of their input in the Prediction, as System's (the others need none)
+        self._keeps_seq = {s: callable(getattr(m, "observe", None)) for s, m in models.items()}
+        # one batch of the network: the symbols of one network and level
+        net_keys: dict[tuple[int, float], int] = {}
+        self._net_of = {
+            s: net_keys.setdefault((id(self._nets[s][0]), sys_.level), len(net_keys))
             for s, sys_ in self.systems.items()
         }
+        # one input stack per feature pipeline (one bulk transform), one ring stack per
+        # (feature pipeline, ring shape): the symbols of a stack go through one forward
+        inputs: dict[Any, list[str]] = {}
+        for s, sys_ in self.systems.items():
+            key = (repr(sys_.pipeline.features), sys_.pipeline.buffer_size, sys_.needs_ohlcv)
+            inputs.setdefault(key, []).append(s)
+        self._groups: list[_Group] = []
+        self._where: dict[str, tuple[_Group, int]] = {}
+        for symbols in inputs.values():
+            rings: dict[tuple[int, ...], list[str]] = {}
+            for s in symbols:
+                ring = self.systems[s].ring
+                rings.setdefault((ring.buffer_size, *ring.channel_shape), []).append(s)
+            for members in rings.values():
+                group = _Group(
+                    symbols=members,
+                    first=self.systems[members[0]],
+                    inputs=BufferStack([self.systems[s].input_buffer for s in members]),
+                    rings=BufferStack([self.systems[s].ring for s in members]),
+                    nets=np.array([self._net_of[s] for s in members]),
+                )
+                self._groups.append(group)
+                for i, s in enumerate(members):
+                    self._where[s] = (group, i)
+        self._stack_cache: dict[int, tuple[Any, ...]] = {}
+        self._close_only = {s for s, sys_ in self.systems.items() if not sys_.needs_ohlcv}
 
     @property
     def symbols(self) -> list[str]:
         """The symbols, in input order."""
         return list(self.systems)
 
+    def _push(self, pushed: Mapping[str, Any]) -> list[tuple[_Group, np.ndarray, np.ndarray]]:
+        """Push one frame per symbol; per stack, the due rows and their sequences.
+
+        Returns:
+            ``(group, rows, X)``: the positions in ``group`` of the symbols whose
+            prediction is due, in ``pushed`` order, and their ``(k, seq_len, n_features)``
+            sequences (one fresh array).
+        """
+        systems, where = self.systems, self._where
+        picked: dict[int, tuple[_Group, list[int], list[Any]]] = {}
+        for symbol, frame in pushed.items():
+            systems[symbol].tick += 1
+            group, i = where[symbol]
+            entry = picked.get(id(group))
+            if entry is None:
+                entry = picked[id(group)] = (group, [], [])
+            entry[1].append(i)
+            entry[2].append(frame)
+        out = []
+        for group, rows_list, frames in picked.values():
+            rows = np.array(rows_list, dtype=np.intp)
+            stack = group.inputs
+            try:
+                samples = np.array(frames, dtype=np.float64).reshape(
+                    len(rows), *stack.channel_shape
+                )
+            except (TypeError, ValueError):  # name the symbol whose frame does not fit
+                for i, frame in zip(rows_list, frames, strict=True):
+                    try:
+                        ok = np.asarray(frame, dtype=np.float64).size == _sample_size(stack)
+                    except (TypeError, ValueError):
+                        ok = False
+                    if not ok:
+                        raise ValueError(
+                            f"{group.symbols[i]}: a frame must fit the buffer's channel shape "
+                            f"{stack.channel_shape}, got {frame!r}"
+                        ) from None
+                raise
+            due = rows[stack.push(rows, samples)]
+            if not len(due):
+                continue
+            b = stack.buffer_size
+            windows = stack.windows(due)
+            extract = group.first.modules["features"]
+            try:
+                feats = extract.transform(windows.reshape(-1, *windows.shape[2:]), b, stride=b)
+            except ValueError:  # one bad window: find whose, in one line
+                rows_out = []
+                for i, window in zip(due.tolist(), windows, strict=True):
+                    try:
+                        rows_out.append(extract.execute(window))
+                    except ValueError as exc:
+                        raise PipelineError(f"{group.symbols[i]}: {exc}") from None
+                feats = np.stack(rows_out)
+            rings = group.rings
+            rings.push(due, feats)
+            full = due[rings.ticks[due] >= rings.buffer_size]
+            if len(full):
+                out.append((group, full, rings.windows(full)))
+        return out
+
     def features(self, pushed: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Push one frame per symbol; the input sequences of the symbols now due.
 
-        The due windows of the symbols that share a feature pipeline are laid end to end
-        and go through ONE bulk ``transform`` (stride = window length, so each output row
-        is one symbol's window, equal bit for bit to that symbol's own ``execute``).
+        The due windows of the symbols that share a feature pipeline go through ONE bulk
+        ``transform`` (stride = window length, so each output row is one symbol's window,
+        equal bit for bit to that symbol's own ``execute``).
 
         Args:
             pushed: ``symbol -> frame`` (a close, or an OHLCV row for an OHLCV model).
 
         Returns:
             ``symbol -> (seq_len, n_features)`` sequence of each symbol whose prediction
-            is due: a read-only view of its ring, valid until that symbol's next push
-            (:meth:`forecast` stacks them into one fresh batch).
+            is due (rows of one fresh batch; :meth:`forecast` stacks them again).
         """
-        groups: dict[Any, list[tuple[str, np.ndarray]]] = {}
-        for symbol, frame in pushed.items():
-            system = self.systems[symbol]
-            system.tick += 1
-            if system.input_buffer.push(frame):
-                key = self._feature_key[symbol]
-                window = system.input_buffer.get_window(copy=False)  # concatenated below
-                groups.setdefault(key, []).append((symbol, window))
-        seqs = {}
-        for items in groups.values():
-            first = self.systems[items[0][0]]
-            extract = first.modules["features"]
-            b = first.pipeline.buffer_size
-            try:
-                rows = extract.transform(np.concatenate([w for _, w in items]), b, stride=b)
-            except ValueError:  # one bad window: find whose, in one line
-                rows = []
-                for symbol, window in items:
-                    try:
-                        rows.append(extract.execute(window.copy()))
-                    except ValueError as exc:
-                        raise PipelineError(f"{symbol}: {exc}") from None
-            for (symbol, _), row in zip(items, rows, strict=True):
-                ring = self.systems[symbol].ring
-                ring.push(row)
-                if ring.full:
-                    seqs[symbol] = ring.get_window(copy=False)
-        return seqs
+        return {
+            group.symbols[i]: X[k]
+            for group, rows, X in self._push(pushed)
+            for k, i in enumerate(rows.tolist())
+        }
 
     def forecast(self, due: Mapping[str, tuple[Any, float, np.ndarray]]) -> dict[str, Prediction]:
         """One batched forward pass per network over the due symbols' sequences.
@@ -136,48 +233,68 @@ class MultiSystem:
         Returns:
             ``symbol -> Prediction`` for every symbol of ``due``.
         """
-        groups: dict[tuple[int, float], list[str]] = {}
+        groups: dict[int, list[str]] = {}
         for symbol in due:
-            net = self._nets[symbol][0]
-            groups.setdefault((id(net), self.systems[symbol].level), []).append(symbol)
-        out = {}
-        for (_, level), symbols in groups.items():
-            net, (x_mean, *_) = self._nets[symbols[0]]
+            groups.setdefault(self._net_of[symbol], []).append(symbol)
+        out: dict[str, Prediction] = {}
+        for symbols in groups.values():
             X = np.stack([due[s][2] for s in symbols])
-            if x_mean is not None:  # a global model's symbols: scale and code in bulk
-                mean_, std_, codes, scale = self._stacked(tuple(symbols))
-                X -= mean_
-                X /= std_
-                if codes.shape[1]:
-                    codes = np.broadcast_to(codes[:, None, :], (*X.shape[:2], codes.shape[1]))
-                    X = np.concatenate([X, codes], axis=-1)
-            fc = net.forecast(X, level=level)
-            horizons = self.systems[symbols[0]].pipeline.horizons
-            h = len(horizons)
-            parts = [
-                np.asarray(a, dtype=np.float64).reshape(len(symbols), h)
-                for a in (fc.mean, fc.sigma, fc.lower, fc.upper)
-            ]
-            if x_mean is not None:
-                parts = [p * scale for p in parts]
-            mean, sigma, lower, upper = parts
-            for i, s in enumerate(symbols):
-                system = self.systems[s]
-                out[s] = Prediction(
-                    tick=system.tick,
-                    time=due[s][0],
-                    close=float(due[s][1]),
-                    horizons=horizons,
-                    mean=mean[i],
-                    lower=lower[i],
-                    upper=upper[i],
-                    sigma=sigma[i],
-                )
+            times = [due[s][0] for s in symbols]
+            closes = [due[s][1] for s in symbols]
+            self._predict(symbols, X, times, closes, out)
         return out
+
+    def _predict(
+        self,
+        symbols: list[str],
+        X: np.ndarray,
+        times: list[Any],
+        closes: list[Any],
+        out: dict[str, Prediction],
+    ) -> None:
+        """One forward of these symbols' network on ``X`` (theirs, stacked; scaled here)."""
+        first = self.systems[symbols[0]]
+        net, (x_mean, *_) = self._nets[symbols[0]]
+        seqs = [X[k].copy() if self._keeps_seq[s] else None for k, s in enumerate(symbols)]
+        if x_mean is not None:  # a global model's symbols: scale and code in bulk
+            mean_, std_, codes, scale = self._stacked(tuple(symbols))
+            X -= mean_
+            X /= std_
+            if codes.shape[1]:
+                codes = np.broadcast_to(codes[:, None, :], (*X.shape[:2], codes.shape[1]))
+                X = np.concatenate([X, codes], axis=-1)
+        fc = net.forecast(X, level=first.level)
+        horizons = first.pipeline.horizons
+        n = len(symbols)
+        parts = [
+            np.asarray(a, dtype=np.float64).reshape(n, len(horizons))
+            for a in (fc.mean, fc.sigma, fc.lower, fc.upper)
+        ]
+        if x_mean is not None:
+            parts = [p * scale for p in parts]
+        mean, sigma, lower, upper = (list(p) for p in parts)  # row views
+        systems = self.systems
+        new = object.__new__
+        for k, s in enumerate(symbols):
+            # a frozen dataclass: its fields set in one go (every one of _PREDICTION_FIELDS,
+            # the values its __init__ would store) instead of one frozen __setattr__ each
+            pred = new(Prediction)
+            pred.__dict__.update(
+                tick=systems[s].tick,
+                time=times[k],
+                close=float(closes[k]),
+                horizons=horizons,
+                mean=mean[k],
+                lower=lower[k],
+                upper=upper[k],
+                sigma=sigma[k],
+                seq=seqs[k],
+            )
+            out[s] = pred
 
     def _stacked(self, symbols: tuple[str, ...]) -> tuple[np.ndarray, ...]:
         """The scalers and codes of these symbols stacked (kept for the next tick's batch)."""
-        cache = self._stack_cache
+        cache = self._stack_cache.get(id(self._nets[symbols[0]][0]))
         if cache is None or cache[0] != symbols:
             pick = [self._nets[s][1] for s in symbols]
             cache = (
@@ -187,7 +304,7 @@ class MultiSystem:
                 np.stack([p[2] for p in pick]),
                 np.stack([p[3] for p in pick]),
             )
-            self._stack_cache = cache
+            self._stack_cache[id(self._nets[symbols[0]][0])] = cache
         return cache[1:]
 
     def step(self, candles: Mapping[str, tuple[Any, Any]]) -> dict[str, Prediction]:
@@ -199,10 +316,29 @@ class MultiSystem:
             ``symbol -> Prediction`` for the symbols whose prediction was due.
         """
         frames, closes = {}, {}
+        close_only = self._close_only
         for symbol, (_, row) in candles.items():
-            frames[symbol], closes[symbol] = self._frame(symbol, row)
-        seqs = self.features(frames)
-        return self.forecast({s: (candles[s][0], closes[s], seq) for s, seq in seqs.items()})
+            if type(row) is float and symbol in close_only:  # the common case, inline
+                frames[symbol] = closes[symbol] = row
+            else:
+                frames[symbol], closes[symbol] = self._frame(symbol, row)
+        out: dict[str, Prediction] = {}
+        for group, rows, X in self._push(frames):
+            names = [group.symbols[i] for i in rows.tolist()]
+            nets = group.nets[rows]
+            for net in np.unique(nets):  # one network in the common case: X as it is
+                pick = None if (nets == net).all() else nets == net
+                symbols = (
+                    names if pick is None else [n for n, p in zip(names, pick, strict=True) if p]
+                )
+                self._predict(
+                    symbols,
+                    X if pick is None else X[pick],
+                    [candles[s][0] for s in symbols],
+                    [closes[s] for s in symbols],
+                    out,
+                )
+        return out
 
     def _frame(self, symbol: str, row: Any) -> tuple[Any, float]:
         """What the symbol's buffer takes from a candle, and the candle's close."""
@@ -308,6 +444,11 @@ class MultiActivator(_LoopControl):
         num_threads: Torch threads during the loop.
         recalibrate: Roll each symbol's interval calibration over its last N outcomes
             (a global model's symbols share its calibration, so they roll it together).
+
+    A symbol whose model has ``observe(seq, realized)`` (a per-symbol adaptive ensemble)
+    is handed each prediction's input and realized returns once its last horizon has
+    passed, as in :class:`~finance_demo.Activator`: its weights move with its own
+    outcomes and are in that symbol's records and :class:`Summary`.
     """
 
     def __init__(
@@ -422,6 +563,8 @@ class MultiActivator(_LoopControl):
                     )
             accepted[symbol] = (stamp, row)
         preds = self.system.step(accepted)
+        # each prediction's own weights: before this tick's outcomes teach the ensemble
+        weights = {symbol: self.lanes[symbol]._weights() for symbol in preds}
         for symbol, (stamp, row) in accepted.items():
             lane = self.lanes[symbol]
             lane.summary.ticks += 1
@@ -430,7 +573,7 @@ class MultiActivator(_LoopControl):
         for symbol, pred in preds.items():
             lane = self.lanes[symbol]
             lane.summary.predictions += 1
-            lane._record_prediction(pred)
+            lane._record_prediction(pred, weights[symbol])
         return bool(accepted)
 
     def execute(self) -> MultiSummary:
@@ -451,6 +594,7 @@ class MultiActivator(_LoopControl):
             horizons = lane.system.pipeline.horizons
             lane.summary.metrics = {f"h{h}": LiveMetrics() for h in horizons}
             lane.summary.log_path = self.summary.log_path
+            lane.summary.weights = lane._weights()
         live = bool(getattr(self.fetcher, "is_live", True))
         try:
             with torch_threads(self.num_threads):

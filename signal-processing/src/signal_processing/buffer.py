@@ -9,13 +9,14 @@ row writes (O(1), no allocation) and reading a window is a single contiguous cop
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from signal_processing.config import BufferConfig
 
-__all__ = ["Buffer", "BufferConfig", "BufferNotFullError"]
+__all__ = ["Buffer", "BufferConfig", "BufferNotFullError", "BufferStack"]
 
 _SCALAR_TYPES = (float, int, np.floating, np.integer)
 _FAST_TYPES = (float, np.float64)  # checked by exact type on every push
@@ -237,3 +238,109 @@ class Buffer:
         self._head = 0
         self._ticks = 0
         self._data.fill(0.0)
+
+
+class _StackedBuffer(Buffer):
+    """A :class:`Buffer` whose storage and state are one row of a :class:`BufferStack`.
+
+    It behaves as the buffer it was (``push``, ``extend``, ``get_window``, ``reset``);
+    its head and tick count live in the stack's arrays, so the stack can push into many
+    buffers at once and each buffer still sees its own state.
+    """
+
+    _stack: BufferStack
+    _row: int
+
+    @property  # type: ignore[override]
+    def _head(self) -> int:
+        return int(self._stack.heads[self._row])
+
+    @_head.setter
+    def _head(self, value: int) -> None:
+        self._stack.heads[self._row] = value
+
+    @property  # type: ignore[override]
+    def _ticks(self) -> int:
+        return int(self._stack.ticks[self._row])
+
+    @_ticks.setter
+    def _ticks(self, value: int) -> None:
+        self._stack.ticks[self._row] = value
+
+
+class BufferStack:
+    """Buffers of one size and sample shape sharing one storage: one push for many.
+
+    The storage of buffer ``i`` becomes row ``i`` of one ``(n, 2 * buffer_size,
+    *channel_shape)`` array and its head and tick count entries of two arrays; each
+    buffer keeps working on its own (same state, same results), and :meth:`push` writes
+    one sample into each of many buffers with two fancy-indexed stores instead of a
+    Python call per buffer. The step sizes may differ.
+
+    Args:
+        buffers: The buffers (their current contents and state are kept); from then on
+            they belong to this stack.
+
+    Raises:
+        ValueError: No buffers, different sizes or sample shapes, or a buffer that
+            already belongs to a stack.
+    """
+
+    def __init__(self, buffers: Sequence[Buffer]) -> None:
+        buffers = list(buffers)
+        if not buffers:
+            raise ValueError("a BufferStack needs at least one buffer")
+        first = buffers[0]
+        size, shape = first.buffer_size, first.channel_shape
+        for b in buffers:
+            if type(b) is not Buffer:
+                raise ValueError("a BufferStack takes plain Buffers (not already stacked)")
+            if b.buffer_size != size or b.channel_shape != shape:
+                raise ValueError("the buffers of a BufferStack need one size and sample shape")
+        self.buffer_size = size
+        self.channel_shape = shape
+        self.data = np.stack([b._data for b in buffers])
+        self.heads = np.array([b._head for b in buffers], dtype=np.intp)
+        self.ticks = np.array([b._ticks for b in buffers], dtype=np.int64)
+        self.steps = np.array([b.step_size for b in buffers], dtype=np.int64)
+        self._offsets = np.arange(size, dtype=np.intp)
+        for i, b in enumerate(buffers):
+            del b.__dict__["_head"], b.__dict__["_ticks"]
+            b.__class__ = _StackedBuffer
+            b._stack, b._row = self, i
+            b._data = self.data[i]
+            b._flat = b._data.reshape(-1) if b._scalar_ok else b._data
+        self.buffers = buffers
+
+    def __len__(self) -> int:
+        return len(self.buffers)
+
+    def push(self, rows: np.ndarray, samples: np.ndarray) -> np.ndarray:
+        """Push ``samples[k]`` into buffer ``rows[k]``; the same as one ``push`` each.
+
+        Args:
+            rows: ``(k,)`` distinct buffer indices.
+            samples: ``(k, *channel_shape)`` float64 samples.
+
+        Returns:
+            ``(k,)`` bools: whether a window is due in each of those buffers.
+        """
+        size = self.buffer_size
+        head = self.heads[rows]
+        data = self.data
+        data[rows, head] = samples
+        data[rows, head + size] = samples
+        head += 1
+        head[head == size] = 0
+        self.heads[rows] = head
+        ticks = self.ticks[rows] + 1
+        self.ticks[rows] = ticks
+        return (ticks >= size) & ((ticks - size) % self.steps[rows] == 0)
+
+    def windows(self, rows: np.ndarray) -> np.ndarray:
+        """The windows of these (full) buffers, ``(k, buffer_size, *channel_shape)``, fresh.
+
+        Each row equals that buffer's ``get_window()``; the caller checks fullness
+        (``ticks[rows] >= buffer_size``).
+        """
+        return self.data[rows[:, None], self.heads[rows][:, None] + self._offsets]
