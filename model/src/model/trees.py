@@ -131,6 +131,7 @@ class TreeForecaster(ForecasterBase):
             "bagging_fraction": t.bagging_fraction,
             "bagging_freq": 1 if t.bagging_fraction < 1 else 0,
             "seed": t.seed,
+            "max_bin": t.max_bin,
             "deterministic": True,
             "force_row_wise": True,
             "num_threads": num_threads or 0,
@@ -289,6 +290,8 @@ class TreeForecaster(ForecasterBase):
         path, config = header.path, header.config
         unexpected_keys(header, {"tree", "n_features", "booster_bytes"})
         tree = kind_config_field(header, "tree", TreeConfig)
+        if "max_bin" not in header.kind_config["tree"]:  # written before the field existed:
+            tree = dataclasses.replace(tree, max_bin=255)  # trained with LightGBM's default
         try:
             model = cls(config, tree, kind=header.kind)
         except ValueError as e:
