@@ -25,6 +25,9 @@ from model import EnsembleConfig, Seq2SeqConfig, TreeConfig
         ({"early_stopping_rounds": 0}, "early_stopping_rounds"),
         ({"seed": 2**31}, r"seed must be an integer in \[0, 2\*\*31 - 1\]"),
         ({"seed": -1}, "seed must be"),
+        ({"max_bin": 1}, "max_bin must be at least 2"),
+        ({"max_bin": 1024}, "max_bin must be at most 1023"),
+        ({"max_bin": 63.0}, "max_bin must be a positive integer"),
     ],
 )
 def test_tree_config_refuses(kwargs, match):

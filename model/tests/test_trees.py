@@ -319,3 +319,9 @@ def test_mutated_booster_texts_raise_only_model_file_errors(fitted, tmp_path, da
         load_forecaster(path)
     except ModelFileError as e:
         assert "\n" not in str(e) and len(str(e)) < 400
+
+
+def test_file_without_max_bin_was_trained_with_255_bins(saved):
+    assert load_forecaster(saved).tree_config.max_bin == TREE.max_bin == 63
+    path = rewrite(saved, kind_config=lambda kc: kc["tree"].pop("max_bin"))  # in place
+    assert load_forecaster(path).tree_config.max_bin == 255

@@ -423,6 +423,11 @@ class TreeConfig(_DictConfig):
         early_stopping_rounds: Rounds without a better validation loss before boosting
             stops (the best round is kept), 1 to 100000.
         seed: Seed of LightGBM's row and column sampling, in [0, 2**31 - 1].
+        max_bin: Histogram bins per feature (LightGBM's ``max_bin``), 2 to 1023. The
+            default 63 (LightGBM's own is 255) boosts about twice as fast; on the four
+            shipped samples' 10-fold walk-forward backtests its MAE skill, coverage and
+            Winkler loss were within the seed-to-seed spread of 255's
+            (``docs/model-comparison.md``).
 
     Examples:
         >>> TreeConfig(num_leaves=15).n_estimators
@@ -441,6 +446,7 @@ class TreeConfig(_DictConfig):
     bagging_fraction: float = 0.8
     early_stopping_rounds: int = 20
     seed: int = 0
+    max_bin: int = 63
 
     #: Most leaves (n_estimators * num_leaves) one booster may have.
     MAX_LEAVES: typing.ClassVar[int] = 1 << 24
@@ -452,6 +458,9 @@ class TreeConfig(_DictConfig):
         _positive_int("n_estimators", self.n_estimators, 100_000)
         _positive_int("min_child_samples", self.min_child_samples, 1_000_000)
         _positive_int("early_stopping_rounds", self.early_stopping_rounds, 100_000)
+        _positive_int("max_bin", self.max_bin, 1023)
+        if self.max_bin < 2:
+            raise ValueError(f"max_bin must be at least 2, got {_shown(self.max_bin)}")
         for name in ("learning_rate", "feature_fraction", "bagging_fraction"):
             _unit(name, getattr(self, name))
         seed = self.seed

@@ -131,6 +131,7 @@ class TreeForecaster(ForecasterBase):
             "bagging_fraction": t.bagging_fraction,
             "bagging_freq": 1 if t.bagging_fraction < 1 else 0,
             "seed": t.seed,
+            "max_bin": t.max_bin,
             "deterministic": True,
             "force_row_wise": True,
             "num_threads": num_threads or 0,
@@ -140,26 +141,40 @@ class TreeForecaster(ForecasterBase):
     def _boost(
         self, lgb: Any, params: dict[str, Any], train: Any, val: Any
     ) -> tuple[Any, dict[str, Any]]:
-        """One booster on the labels set in ``train``/``val``, early-stopped on ``val``."""
-        evals: dict[str, Any] = {}
-        booster = lgb.train(
-            params,
-            train,
-            num_boost_round=self.tree_config.n_estimators,
-            valid_sets=[val],
-            valid_names=["val"],
-            callbacks=[
-                lgb.early_stopping(self.tree_config.early_stopping_rounds, verbose=False),
-                lgb.record_evaluation(evals),
-            ],
-        )
-        best = booster.best_iteration or booster.current_iteration()
-        curve = evals["val"]["l2"]
-        text = booster.model_to_string(num_iteration=best)
+        """One booster on the labels set in ``train``/``val``, early-stopped on ``val``.
+
+        The loop of ``lgb.train`` with its ``early_stopping`` callback (the same booster,
+        rounds and best round: stop once ``early_stopping_rounds`` rounds have not lowered
+        the validation l2 strictly below its best), without the callback machinery and
+        without its final text round trip of every round: only the best rounds' text is
+        written, once, and parsed.
+        """
+        t = self.tree_config
+        params = {**params, "num_iterations": t.n_estimators}
+        # as lgb.train: both sets see the booster's parameters while the booster is made
+        train._update_params(params)
+        val._update_params(params).set_reference(train)
+        try:
+            booster = lgb.Booster(params=params, train_set=train)
+            booster.add_valid(val, "val")
+        finally:
+            train._reverse_update_params()
+            val._reverse_update_params()
+        curve: list[float] = []
+        best, best_l2 = 0, math.inf
+        for i in range(t.n_estimators):
+            booster.update()
+            ((_, _, l2, _),) = booster.eval_valid()
+            curve.append(l2)
+            if l2 < best_l2:
+                best, best_l2 = i, l2
+            elif i - best >= t.early_stopping_rounds:
+                break
+        text = booster.model_to_string(num_iteration=best + 1)
         # the in-memory booster is the parse of the text load will parse: the same numbers
-        text = _canonical_text(text, self.n_features, self.tree_config, self.kind, check=False)
+        text = _canonical_text(text, self.n_features, t, self.kind, check=False)
         booster = lgb.Booster(model_str=text)
-        record = {"rounds": len(curve), "best_round": int(best), "val_l2": float(curve[best - 1])}
+        record = {"rounds": len(curve), "best_round": best + 1, "val_l2": float(curve[best])}
         return booster, record
 
     def fit(
@@ -275,6 +290,8 @@ class TreeForecaster(ForecasterBase):
         path, config = header.path, header.config
         unexpected_keys(header, {"tree", "n_features", "booster_bytes"})
         tree = kind_config_field(header, "tree", TreeConfig)
+        if "max_bin" not in header.kind_config["tree"]:  # written before the field existed:
+            tree = dataclasses.replace(tree, max_bin=255)  # trained with LightGBM's default
         try:
             model = cls(config, tree, kind=header.kind)
         except ValueError as e:
