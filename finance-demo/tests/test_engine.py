@@ -5,6 +5,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 from finance_demo import EngineError, SettingsError, make_engine
@@ -74,6 +75,41 @@ def test_process_engine_order_threads_and_errors():
             future.result()
         order = [f.result() for f in engine.as_completed([engine.submit(slow_square, 2, 0.0)])]
         assert order == [4]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_both_start_methods_give_the_same_fold(method, tmp_path):
+    """A backtest fold computes the same bits in a forked and in a spawned worker."""
+    from data_fetcher import Fetcher
+    from finance_demo import backtest, load_settings
+    from finance_demo.engine import ProcessEngine
+
+    candles = Fetcher("IBM", period="1y", interval="1d", source="sample").fetch_historical()
+    settings = load_settings({"training": {"epochs": 1}, "model": {"hidden_dim": 8}})
+    alone = backtest(candles, settings, folds=2)
+    with ProcessEngine(2, start_method=method) as engine:
+        assert engine.start_method == method and method in repr(engine)
+        states = list(engine.map(worker_state, range(2)))
+        assert {threads for _, threads in states} == {1}
+        pooled = backtest(candles, settings, folds=2, engine=engine)
+    assert pooled.metrics == alone.metrics
+    assert np.array_equal(pooled.predictions["lstm"], alone.predictions["lstm"])
+
+
+def test_fork_only_while_single_threaded():
+    import threading
+
+    from finance_demo.engine import _start_method
+
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert _start_method() == "spawn"  # another thread may hold a lock a fork copies
+    finally:
+        release.set()
+        thread.join()
+    assert _start_method() == ("fork" if sys.platform == "linux" else "spawn")
 
 
 def test_process_engine_default_workers():
