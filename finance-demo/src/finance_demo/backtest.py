@@ -347,7 +347,8 @@ def backtest_many(
         )
         finished = 0
         try:
-            runs = completed(SerialEngine() if engine is None else engine, calls)
+            pool = SerialEngine() if engine is None else engine
+            runs = completed(pool, calls, ahead=getattr(pool, "workers", 1))
             with contextlib.closing(runs):
                 for i, future in runs:
                     s, k = jobs[i]

@@ -76,9 +76,11 @@ def call_with_threads(
 
 
 def completed(
-    engine: cf.Executor, calls: Iterable[tuple[Callable[..., Any], tuple[Any, ...]]]
+    engine: cf.Executor,
+    calls: Iterable[tuple[Callable[..., Any], tuple[Any, ...]]],
+    ahead: int = 0,
 ) -> Iterator[tuple[int, cf.Future]]:
-    """Submit ``(fn, args)`` calls, at most one per worker in flight; yield them as they end.
+    """Submit ``(fn, args)`` calls, one per worker in flight; yield them as they end.
 
     Holding back the calls beyond the engine's ``workers`` keeps progress honest (a
     serial engine runs each call when it is submitted, then yields it) and leaves little
@@ -88,12 +90,16 @@ def completed(
     Args:
         engine: An engine of :func:`make_engine` or any ``concurrent.futures.Executor``.
         calls: ``(fn, args)`` pairs, submitted in order as ``engine.submit(fn, *args)``.
+        ahead: Calls queued beyond one per worker (on a pool: the next job is already in
+            a worker's queue when one ends, instead of one round trip later).
 
     Yields:
         ``(index, future)`` of each finished call (index in ``calls``); calls that end
         together come in index order. ``future.result()`` returns or raises the call's.
     """
     limit = max(1, getattr(engine, "workers", None) or getattr(engine, "_max_workers", 1))
+    if not isinstance(engine, SerialEngine):
+        limit += max(0, ahead)
     todo = iter(enumerate(calls))
     running: dict[cf.Future, int] = {}
     try:
@@ -198,11 +204,12 @@ def _nothing() -> None:
 def _start_method() -> str:
     """``fork`` where it is safe and fast, else ``spawn``.
 
-    A forked worker starts at once with everything the parent has imported (torch, the
-    pipeline: about 4 s of imports a spawned worker repeats) and exits without tearing
-    its interpreter down. Fork is used on Linux only, and only while this process runs a
-    single Python thread: a fork copies locks that another thread may hold. Workers set
-    torch to one thread, so they never enter an OpenMP parallel region the parent left.
+    A forked worker starts at once with what the parent has imported (the rest it loads
+    in its initializer while the parent goes on: the CLI starts its pool before its own
+    heavy imports), and exits without tearing its interpreter down. Fork is used on
+    Linux only, and only while this process runs a single Python thread: a fork copies
+    locks that another thread may hold. Workers set torch to one thread, so they never
+    enter an OpenMP parallel region the parent left.
     """
     import multiprocessing
     import sys
@@ -239,13 +246,15 @@ class ProcessEngine(cf.ProcessPoolExecutor):
         self.workers = workers or _cpu_count()
         self.start_method = start_method or _start_method()
         if warm and self.start_method == "fork":
-            _warm_up()  # here, once: the forked workers inherit it
+            # torch and the pipeline once, here (the parent needs them too); the workers
+            # inherit them and load the rest in parallel, while the parent goes on
+            import importlib
+
+            importlib.import_module("finance_demo.backtest")
         super().__init__(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context(self.start_method),
-            initializer=functools.partial(
-                _init_process_worker, warm and self.start_method != "fork"
-            ),
+            initializer=functools.partial(_init_process_worker, warm),
         )
         if warm:
             for _ in range(self.workers):  # start the workers now (fork: all at the first)

@@ -478,8 +478,9 @@ def train(ctx: click.Context, **opts: Any) -> None:
 def _backtest_many(ctx: click.Context, opts: dict[str, Any]) -> None:
     """``backtest --symbols A,B`` / ``--watchlist FILE``: one backtest per symbol.
 
-    The engine starts first (its workers load torch while the candles are fetched here),
-    then all symbols' folds run on it in one queue, the longest first.
+    The pipeline is imported first (forked pool workers inherit it and only load what
+    torch loads on first use while the candles are fetched here), then all symbols'
+    folds run on the engine in one queue, the longest first.
     """
     from stock_analyzer.multi_cli import symbols_of
 
@@ -499,11 +500,9 @@ def _backtest_many(ctx: click.Context, opts: dict[str, Any]) -> None:
             )
 
     with user_errors(_OFFLINE):
-        from finance_demo.engine import make_engine
+        from finance_demo import backtest_symbols, make_engine
 
         with make_engine(opts["engine"], opts["workers"], opts["ray_address"]) as engine:
-            from finance_demo import backtest_symbols
-
             result = backtest_symbols(
                 symbols,
                 settings,
