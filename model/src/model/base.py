@@ -31,6 +31,11 @@ class ForecasterBase(ForecastChecks):
     config: ModelConfig
 
     def _init_state(self, config: ModelConfig) -> None:
+        if config.has_direction:
+            raise ValueError(
+                f"the direction head (heads: [return, direction]) is built by the lstm "
+                f"kind only, not by {type(self).__name__}"
+            )
         self.config = config
         self.metadata: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []

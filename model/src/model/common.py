@@ -22,12 +22,15 @@ class Forecast:
         sigma: Predicted standard deviation, same shape.
         lower: Lower interval bound, same shape.
         upper: Upper interval bound, same shape.
+        p_up: Probability that the return is above 0, same shape, from the direction
+            head (``ModelConfig.heads``); ``None`` for a model without it.
     """
 
     mean: np.ndarray
     sigma: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    p_up: np.ndarray | None = None
 
 
 class ForecastChecks:

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "HEADS",
     "LR_SCHEDULES",
     "EnsembleConfig",
     "ModelConfig",
@@ -29,6 +30,9 @@ _C = TypeVar("_C")
 #: Learning-rate schedules of ``TrainConfig.lr_schedule``.
 LrSchedule = Literal["plateau", "cosine", "warmup_cosine"]
 LR_SCHEDULES: tuple[str, ...] = typing.get_args(LrSchedule)
+
+#: Output heads of ``ModelConfig.heads`` (``"return"`` is always there).
+HEADS: tuple[str, ...] = ("return", "direction")
 
 
 class _DictConfig:
@@ -170,6 +174,13 @@ class ModelConfig(_DictConfig):
             heads, e.g. ``[64, 32]``; empty (default): the heads are one linear layer.
             At most 8 layers, each 1 to 8192 wide.
         layer_norm: Layer-normalize the LSTM's output (after attention) before the heads.
+        heads: The output heads (LSTM kind only beyond ``"return"``): ``"return"`` (the
+            mean and log-variance per horizon, always present) and optionally
+            ``"direction"`` (one logit per horizon of ``P(return > 0)``, trained with
+            binary cross-entropy weighted by ``TrainConfig.direction_weight``; a linear
+            layer on the same features the return head sees, created after the other
+            layers so their initialization is unchanged). Each at most once. A model
+            file written before this field existed loads as ``["return"]``.
 
     Examples:
         >>> ModelConfig(hidden_dim=16, horizons=(1, 5)).n_outputs
@@ -192,6 +203,7 @@ class ModelConfig(_DictConfig):
     skip: bool = False
     head_hidden: tuple[int, ...] = ()
     layer_norm: bool = False
+    heads: tuple[str, ...] = ("return",)
 
     def __post_init__(self) -> None:
         for name, cap in self._CAPS.items():
@@ -203,6 +215,7 @@ class ModelConfig(_DictConfig):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {_shown(getattr(self, name))}")
         object.__setattr__(self, "horizons", self._check_horizons(self.horizons))
+        object.__setattr__(self, "heads", self._check_heads(self.heads))
         if self.attention and self.feature_dim % self.num_heads:
             raise ValueError(
                 f"num_heads ({self.num_heads}) must divide hidden_dim * directions "
@@ -246,6 +259,27 @@ class ModelConfig(_DictConfig):
             if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 8192:
                 raise ValueError(f"{words}, got {_shown(w)} at position {i}")
         return tuple(value)
+
+    @staticmethod
+    def _check_heads(value: Any) -> tuple[str, ...]:
+        words = f"heads must be a list of output heads ({', '.join(HEADS)})"
+        if isinstance(value, str):
+            value = (value,)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{words}, got {_shown(value)}")
+        for i, head in enumerate(value):
+            if not isinstance(head, str) or head not in HEADS:
+                raise ValueError(f"{words}, got {_shown(head)} at position {i}")
+            if head in value[:i]:
+                raise ValueError(f"heads must not repeat a head, got {head!r} twice")
+        if "return" not in value:
+            raise ValueError("heads must include 'return' (the mean and variance head)")
+        return tuple(value)
+
+    @property
+    def has_direction(self) -> bool:
+        """Whether the network has the direction head (``"direction"`` in ``heads``)."""
+        return "direction" in self.heads
 
     @staticmethod
     def _check_horizons(value: Any) -> tuple[int, ...]:
@@ -319,6 +353,9 @@ class TrainConfig(_DictConfig):
         num_threads: Torch intra-op threads while training (null keeps the current
             setting; restored afterwards), 1 to 1024. 1 by measurement: on a busy 2-core
             machine two threads made some epochs 30x slower.
+        direction_weight: Weight ``w`` of the direction head's binary cross-entropy in
+            the multi-task loss ``NLL + w * BCE`` (>= 0; ignored without the head; 0
+            trains the return head exactly as without it when dropout is 0).
 
     Examples:
         >>> TrainConfig(epochs=5).batch_size
@@ -344,6 +381,7 @@ class TrainConfig(_DictConfig):
     grad_clip: float = 1.0
     beta: float = 0.5
     num_threads: int | None = 1
+    direction_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name, cap in (
@@ -382,6 +420,7 @@ class TrainConfig(_DictConfig):
             "grad_clip": (lambda v: v >= 0, "a non-negative number"),
             "min_delta": (lambda v: v >= 0, "a non-negative number"),
             "beta": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+            "direction_weight": (lambda v: v >= 0, "a non-negative number"),
         }
         for name, (ok, words) in checks.items():
             value = getattr(self, name)

@@ -46,6 +46,12 @@ def _training_context(seed: int, num_threads: int | None) -> Iterator[None]:
             torch.set_num_threads(threads)
 
 
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-logit))`` in float64, without overflow warnings."""
+    z = logit.astype(np.float64)
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
 class Model(ForecastChecks):
     """An LSTM that forecasts the mean and the scale of future log returns.
 
@@ -153,7 +159,11 @@ class Model(ForecastChecks):
 
         Returns:
             One record per epoch: ``epoch``, ``train_loss`` (the optimized, beta-weighted
-            loss), ``val_loss`` (plain NLL), ``lr``, ``seconds``.
+            loss), ``val_loss`` (plain NLL), ``lr``, ``seconds``. With the direction head
+            (``ModelConfig.heads``) the loss is ``NLL + direction_weight * BCE`` (the
+            target: the unscaled return above 0), ``train_loss``/``val_loss`` are those
+            totals and the record also has ``train_loss_return``,
+            ``train_loss_direction``, ``val_loss_return``, ``val_loss_direction``.
 
         Raises:
             ValueError: Bad shapes, non-finite values, too few samples or a bad setting.
@@ -190,9 +200,15 @@ class Model(ForecastChecks):
             self._scaled_tensor(X_val),
             torch.from_numpy(self.y_scaler.transform(y_val).astype(np.float32)),
         )
+        up = None
+        if self.config.has_direction:  # the sign of the unscaled return (scaling shifts it)
+            up = (
+                torch.from_numpy((y > 0).astype(np.float32)),
+                torch.from_numpy((y_val > 0).astype(np.float32)),
+            )
         with _training_context(settings.seed, settings.num_threads):
             self.network = LSTMNetwork(self.config)
-            history, best_epoch = fit(self.network, *tensors, settings, progress)
+            history, best_epoch = fit(self.network, *tensors, settings, progress, up=up)
         self.network.eval()
         self.history = history
         self.training_summary = {
@@ -211,6 +227,24 @@ class Model(ForecastChecks):
 
     train = fit
 
+    def _forecast_batch(self, X: np.ndarray, level: float) -> Forecast:
+        """``forecast`` of checked inputs: with ``p_up`` when the direction head exists."""
+        if self.network.direction is None:
+            return self._with_interval(*self._mean_sigma(X), level)
+        means, logvars, logits = [], [], []
+        with torch.inference_mode():
+            for i in range(0, X.shape[0], _CHUNK):
+                mean, logvar, logit = self.network.forward_heads(
+                    self._scaled_tensor(X[i : i + _CHUNK])
+                )
+                means.append(mean.numpy())
+                logvars.append(logvar.numpy())
+                logits.append(logit.numpy())
+        f = self._with_interval(
+            *self._unscale(np.concatenate(means), np.concatenate(logvars)), level
+        )
+        return dataclasses.replace(f, p_up=_sigmoid(np.concatenate(logits)))
+
     def _mean_sigma(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         means, logvars = [], []
         with torch.inference_mode():
@@ -226,7 +260,7 @@ class Model(ForecastChecks):
         sigma = np.exp(0.5 * logvar.astype(np.float64)) * self.y_scaler.std
         return mu, sigma
 
-    def _forward_one(self, seq: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_one(self, seq: Any, heads: bool = False) -> tuple[torch.Tensor, ...]:
         seq = np.asarray(seq)
         if seq.ndim != 2 or seq.shape[1] != self.config.input_dim or seq.shape[0] == 0:
             raise ValueError(
@@ -242,6 +276,8 @@ class Model(ForecastChecks):
         if not np.isfinite(buf).all():
             raise ValueError("seq must contain finite numbers only")
         with torch.inference_mode():
+            if heads:
+                return self.network.forward_heads(self._one_tensor)
             return self.network(self._one_tensor)
 
     def execute(self, seq: Any) -> np.ndarray:
@@ -267,10 +303,14 @@ class Model(ForecastChecks):
             level: Interval coverage in ``(0, 1)``.
 
         Returns:
-            A ``Forecast`` of ``(H,)`` arrays.
+            A ``Forecast`` of ``(H,)`` arrays (``p_up`` with the direction head).
         """
-        mean, logvar = self._forward_one(seq)
-        return self._with_interval(*self._unscale(mean.numpy()[0], logvar.numpy()[0]), level)
+        if self.network.direction is None:
+            mean, logvar = self._forward_one(seq)
+            return self._with_interval(*self._unscale(mean.numpy()[0], logvar.numpy()[0]), level)
+        mean, logvar, logit = self._forward_one(seq, heads=True)
+        f = self._with_interval(*self._unscale(mean.numpy()[0], logvar.numpy()[0]), level)
+        return dataclasses.replace(f, p_up=_sigmoid(logit.numpy()[0]))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict the mean log returns of a batch.
@@ -291,9 +331,26 @@ class Model(ForecastChecks):
             level: Interval coverage in ``(0, 1)``.
 
         Returns:
-            A ``Forecast`` of ``(N, H)`` arrays; the interval is ``mean ± q·sigma``.
+            A ``Forecast`` of ``(N, H)`` arrays; the interval is ``mean ± q·sigma``;
+            ``p_up`` (the direction head's ``P(return > 0)``) when the model has that head.
         """
-        return self._with_interval(*self._mean_sigma(self._check_X(X)), level)
+        return self._forecast_batch(self._check_X(X), level)
+
+    def predict_up(self, X: Any) -> np.ndarray:
+        """The direction head's probability that each horizon's return is above 0.
+
+        Args:
+            X: ``(N, seq_len, input_dim)`` features.
+
+        Returns:
+            ``(N, H)`` float64 probabilities.
+
+        Raises:
+            ValueError: The model has no direction head, or bad input.
+        """
+        if self.network.direction is None:
+            raise ValueError("this model has no direction head (ModelConfig.heads)")
+        return self.forecast(X).p_up
 
     def predict_interval(self, X: Any, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated interval bounds of a batch.

@@ -1,4 +1,4 @@
-"""The LSTM network: LSTM, last timestep (or attention over timesteps), two linear heads."""
+"""The LSTM network: LSTM, last timestep (or attention over timesteps), linear heads."""
 
 from __future__ import annotations
 
@@ -63,6 +63,14 @@ class LSTMNetwork(nn.Module):
         # Optional linear path from the last timestep's inputs to both heads (LSTNet's
         # "highway"): lets the outputs extrapolate where the saturating LSTM cannot.
         self.skip = nn.Linear(config.input_dim, 2 * config.n_outputs) if config.skip else None
+        # The optional direction head: one logit of P(return > 0) per horizon, on the same
+        # features as the return head. Made last, and its draws taken from a forked RNG
+        # (the same draws as if unforked, but the global state is put back), so the other
+        # layers' initialization and any later dropout mask are as without the head.
+        self.direction: nn.Linear | None = None
+        if config.has_direction:
+            with torch.random.fork_rng(devices=[]):
+                self.direction = nn.Linear(width, config.n_outputs)
 
     def train(self, mode: bool = True) -> LSTMNetwork:
         """Set training mode (and drop the cached inference state)."""
@@ -116,6 +124,29 @@ class LSTMNetwork(nn.Module):
         Raises:
             ValueError: ``return_attention`` on a network without attention.
         """
+        mean, logvar, _, weights = self._forward(x, return_attention)
+        if return_attention:
+            return mean, logvar, weights
+        return mean, logvar
+
+    def forward_heads(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Run the network with every head.
+
+        Args:
+            x: ``(batch, seq_len, input_dim)`` scaled features.
+
+        Returns:
+            ``(mean, logvar, logit)``: ``logit`` is the direction head's ``(batch,
+            n_horizons)`` logits of ``P(return > 0)``, or ``None`` without that head.
+        """
+        mean, logvar, logit, _ = self._forward(x, False)
+        return mean, logvar, logit
+
+    def _forward(
+        self, x: torch.Tensor, return_attention: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         out = self._run_lstm(x)
         last = out[:, -1, :]
         if self.config.bidirectional:
@@ -141,6 +172,5 @@ class LSTMNetwork(nn.Module):
         n = self.config.n_outputs
         mean = z[:, :n]
         logvar = z[:, n:].clamp(LOGVAR_MIN, LOGVAR_MAX)
-        if return_attention:
-            return mean, logvar, weights.squeeze(1)
-        return mean, logvar
+        logit = self.direction(last) if self.direction is not None else None
+        return mean, logvar, logit, weights.squeeze(1) if return_attention else None

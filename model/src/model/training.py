@@ -1,4 +1,7 @@
-"""The training loop: mini-batches from preloaded tensors, Gaussian NLL, early stopping."""
+"""The training loop: mini-batches from preloaded tensors, Gaussian NLL, early stopping.
+
+With the direction head the loss adds its weighted binary cross-entropy.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,14 @@ from torch import nn
 
 from model.config import DEFAULT_BATCH_SIZE, TrainConfig
 
-__all__ = ["DEFAULT_BATCH_SIZE", "ProgressCallback", "TrainConfig", "fit", "gaussian_nll"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "ProgressCallback",
+    "TrainConfig",
+    "direction_bce",
+    "fit",
+    "gaussian_nll",
+]
 
 ProgressCallback = Callable[[int, int, dict[str, Any]], None]
 
@@ -38,6 +48,19 @@ def gaussian_nll(
     return nll.mean()
 
 
+def direction_bce(logit: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of the direction logits against 0/1 "went up" targets.
+
+    Args:
+        logit: Predicted logits of ``P(return > 0)``.
+        up: 1.0 where the realized return was above 0, else 0.0.
+
+    Returns:
+        A scalar tensor.
+    """
+    return nn.functional.binary_cross_entropy_with_logits(logit, up)
+
+
 def _evaluate(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, chunk: int = 8192) -> float:
     net.eval()
     total = 0.0
@@ -46,6 +69,21 @@ def _evaluate(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, chunk: int = 819
             mean, logvar = net(X[i : i + chunk])
             total += gaussian_nll(mean, logvar, Y[i : i + chunk]).item() * mean.shape[0]
     return total / X.shape[0]
+
+
+def _evaluate_heads(
+    net: nn.Module, X: torch.Tensor, Y: torch.Tensor, up: torch.Tensor, chunk: int = 8192
+) -> tuple[float, float]:
+    """Validation NLL (plain) and direction BCE of a network with the direction head."""
+    net.eval()
+    nll = bce = 0.0
+    with torch.inference_mode():
+        for i in range(0, X.shape[0], chunk):
+            mean, logvar, logit = net.forward_heads(X[i : i + chunk])
+            rows = mean.shape[0]
+            nll += gaussian_nll(mean, logvar, Y[i : i + chunk]).item() * rows
+            bce += direction_bce(logit, up[i : i + chunk]).item() * rows
+    return nll / X.shape[0], bce / X.shape[0]
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Any:
@@ -133,6 +171,7 @@ def fit(
     config: TrainConfig,
     progress: ProgressCallback | None = None,
     forward: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], Any] | None = None,
+    up: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Train ``net`` in place on scaled tensors and restore its best weights.
 
@@ -149,10 +188,17 @@ def fit(
         progress: Called after each epoch with ``(epoch, epochs, record)``.
         forward: ``forward(net, x, y, epoch) -> (mean, logvar)`` of a training batch
             (default ``net(x)``): a seq2seq network uses it for teacher forcing.
+        up: The direction head's targets ``(up_train, up_val)``, each like ``Y`` (1.0
+            where the unscaled return is above 0, else 0.0), for a network with that
+            head (``net.forward_heads``): the loss is then ``NLL + direction_weight *
+            BCE``, and each record also has ``train_loss_return``,
+            ``train_loss_direction``, ``val_loss_return`` and ``val_loss_direction``
+            (``train_loss``/``val_loss`` are the weighted totals).
 
     Returns:
         The per-epoch history and the (1-based) epoch whose weights were kept.
     """
+    weight = config.direction_weight
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = _scheduler(optimizer, config)
@@ -168,7 +214,7 @@ def fit(
         folder = Path(config.checkpoint_dir)
         folder.mkdir(parents=True, exist_ok=True)
         checkpoint = folder / CHECKPOINT
-        fingerprint = _fingerprint(config, (X, Y, X_val, Y_val), net)
+        fingerprint = _fingerprint(config, (X, Y, X_val, Y_val, *(up or ())), net)
     if config.resume:
         state = _load_checkpoint(checkpoint, fingerprint)
         net.load_state_dict(state["net"])
@@ -187,14 +233,23 @@ def fit(
         lr = optimizer.param_groups[0]["lr"]
         net.train()
         total = torch.zeros(())
+        parts = torch.zeros(2)  # the direction head's runs: NLL and BCE sums
         perm = torch.randperm(n, generator=generator)
         for i in range(0, n, bs):
             idx = perm[i : i + bs]
-            if forward is None:
-                mean, logvar = net(X[idx])
+            if up is not None:
+                mean, logvar, logit = net.forward_heads(X[idx])
+                loss = nll = gaussian_nll(mean, logvar, Y[idx], config.beta)
+                bce = direction_bce(logit, up[0][idx])
+                if weight:  # weight 0: the return head's loss (and gradients) alone
+                    loss = nll + weight * bce
+                parts += torch.stack((nll.detach(), bce.detach())) * idx.shape[0]
             else:
-                mean, logvar = forward(net, X[idx], Y[idx], epoch)
-            loss = gaussian_nll(mean, logvar, Y[idx], config.beta)
+                if forward is None:
+                    mean, logvar = net(X[idx])
+                else:
+                    mean, logvar = forward(net, X[idx], Y[idx], epoch)
+                loss = gaussian_nll(mean, logvar, Y[idx], config.beta)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip:
@@ -202,7 +257,18 @@ def fit(
             optimizer.step()
             total += loss.detach() * idx.shape[0]
         train_loss = total.item() / n
-        val_loss = _evaluate(net, X_val, Y_val)
+        components: dict[str, float] = {}
+        if up is None:
+            val_loss = _evaluate(net, X_val, Y_val)
+        else:
+            val_nll, val_bce = _evaluate_heads(net, X_val, Y_val, up[1])
+            val_loss = val_nll + weight * val_bce if weight else val_nll
+            components = {
+                "train_loss_return": parts[0].item() / n,
+                "train_loss_direction": parts[1].item() / n,
+                "val_loss_return": val_nll,
+                "val_loss_direction": val_bce,
+            }
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {train_loss})")
         if config.lr_schedule == "plateau":
@@ -220,6 +286,7 @@ def fit(
             "val_loss": val_loss,
             "lr": lr,
             "seconds": time.perf_counter() - start,
+            **components,
         }
         history.append(record)
         if checkpoint is not None:
