@@ -174,13 +174,10 @@ class ModelConfig(_DictConfig):
             heads, e.g. ``[64, 32]``; empty (default): the heads are one linear layer.
             At most 8 layers, each 1 to 8192 wide.
         layer_norm: Layer-normalize the LSTM's output (after attention) before the heads.
-        heads: The output heads (LSTM kind only beyond ``"return"``): ``"return"`` (the
-            mean and log-variance per horizon, always present) and optionally
-            ``"direction"`` (one logit per horizon of ``P(return > 0)``, trained with
-            binary cross-entropy weighted by ``TrainConfig.direction_weight``; a linear
-            layer on the same features the return head sees, created after the other
-            layers so their initialization is unchanged). Each at most once. A model
-            file written before this field existed loads as ``["return"]``.
+        heads: Output heads: ``"return"`` (mean and log-variance per horizon, always
+            there) and optionally ``"direction"`` (a logit of P(return > 0) per horizon,
+            trained with binary cross-entropy; LSTM kind only). Each at most once; a
+            model file without this field loads as ``["return"]``.
 
     Examples:
         >>> ModelConfig(hidden_dim=16, horizons=(1, 5)).n_outputs
@@ -354,8 +351,8 @@ class TrainConfig(_DictConfig):
             setting; restored afterwards), 1 to 1024. 1 by measurement: on a busy 2-core
             machine two threads made some epochs 30x slower.
         direction_weight: Weight ``w`` of the direction head's binary cross-entropy in
-            the multi-task loss ``NLL + w * BCE`` (>= 0; ignored without the head; 0
-            trains the return head exactly as without it when dropout is 0).
+            the loss ``NLL + w * BCE`` (>= 0; unused without the head; 0 leaves the
+            return head's training unchanged).
 
     Examples:
         >>> TrainConfig(epochs=5).batch_size
