@@ -214,3 +214,25 @@ def test_garch_sigma_uses_no_later_price(walk):
     assert np.isnan(sigma[0]) and np.all(np.isfinite(sigma[1:])) and np.all(sigma[1:] > 0)
     np.testing.assert_array_equal(sigma[: later + 1], again[: later + 1])
     assert not np.array_equal(sigma, again)
+
+
+def test_direction_head_is_scored_when_the_model_has_one(tiny_settings, report):
+    import dataclasses
+
+    from data_fetcher import Fetcher
+    from finance_demo import backtest
+
+    candles = Fetcher("IBM", period="2y", interval="1d", source="sample").fetch_historical()
+    model = dataclasses.replace(tiny_settings.model, heads=("return", "direction"))
+    settings = dataclasses.replace(tiny_settings, model=model)
+    with_head = backtest(candles, settings, folds=2)
+    p_up, y = with_head.predictions["lstm_p_up"][:, 0], with_head.predictions["y"][:, 0]
+    assert p_up.shape == y.shape and np.all((p_up > 0) & (p_up < 1))
+    head = with_head.metrics["h1"]["direction_head"]
+    assert head["direction_accuracy"] == pytest.approx(np.mean((p_up > 0.5) == (y > 0)))
+    up = (y > 0).astype(float)
+    assert head["brier"] == pytest.approx(np.mean((p_up - up) ** 2))
+    assert head["brier_base_rate"] == pytest.approx(np.var(up))
+    assert {"pesaran_timmermann", "binomial_vs_always_up"} <= head.keys()
+    assert "direction_head" not in report.metrics["h1"]  # a return-only model: no entry
+    assert "lstm_p_up" not in report.predictions

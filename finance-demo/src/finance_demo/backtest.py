@@ -541,6 +541,8 @@ def _run_fold(
         block[kind] = np.asarray(fc.mean, np.float64)
         block[f"{kind}_lower"] = np.asarray(fc.lower, np.float64)
         block[f"{kind}_upper"] = np.asarray(fc.upper, np.float64)
+        if getattr(fc, "p_up", None) is not None:  # the direction head (model.heads)
+            block[f"{kind}_p_up"] = np.asarray(fc.p_up, np.float64)
         summary = model.training_summary
         per_kind[kind] = {
             "epochs_run": summary.get("epochs_run"),

@@ -123,7 +123,32 @@ def score(
             "always_up": {"direction_accuracy": ups / y.size, "direction_ci95": [low, high]},
             "intervals": _intervals(arrays, j, y, level, dm_lag),
         }
+        if "lstm_p_up" in arrays:
+            out[f"h{h}"]["direction_head"] = _direction_head(y, arrays["lstm_p_up"][:, j])
     return out
+
+
+def _direction_head(y: np.ndarray, p_up: np.ndarray) -> dict[str, Any]:
+    """The direction head's calls (up when ``p_up > 0.5``), scored like a direction.
+
+    Also the Brier score of its probabilities and that of the base rate (the share of ups
+    over these samples, which is the best constant probability in hindsight).
+    """
+    from model import metrics
+
+    n = y.size
+    up = (y > 0).astype(np.float64)
+    signed = p_up - 0.5  # > 0: the head says up
+    hits = int(np.sum(metrics.direction_hits(y, signed)))
+    low, high = wilson_interval(hits, n)
+    return {
+        "direction_accuracy": hits / n,
+        "direction_ci95": [low, high],
+        "binomial_vs_always_up": binomial_test(hits, n, metrics.always_up_accuracy(y)).to_dict(),
+        "pesaran_timmermann": pesaran_timmermann(y, signed).to_dict(),
+        "brier": float(np.mean((p_up - up) ** 2)),
+        "brier_base_rate": float(np.mean((np.mean(up) - up) ** 2)),
+    }
 
 
 @dataclass
