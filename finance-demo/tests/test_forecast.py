@@ -132,3 +132,19 @@ def test_ensure_model_trains_reuses_and_retrains(tmp_path, candles, tiny_setting
         reg, "WALK", "1d", fetch, settings=tiny_settings, auto_train=True, max_age=timedelta(days=1)
     )
     assert trained and fresh.id != entry.id and reg.latest("WALK", "1d") == fresh
+
+
+def test_forecast_carries_the_direction_head(tiny_model, tiny_settings, candles):
+    import dataclasses
+
+    from finance_demo import train_model
+
+    net = dataclasses.replace(tiny_settings.model, heads=("return", "direction"))
+    model = train_model(candles, dataclasses.replace(tiny_settings, model=net), "WALK")
+    fc = forecast(model, candles)
+    (h,) = fc.horizons
+    assert 0 < h.p_up < 1 and forecast(model, candles).horizons[0].p_up == h.p_up
+    assert fc.to_dict()["horizons"][0]["p_up"] == h.p_up
+    json.dumps(fc.to_dict(), allow_nan=False)
+    plain = forecast(tiny_model, candles)  # no head: no p_up key
+    assert plain.horizons[0].p_up is None and "p_up" not in plain.to_dict()["horizons"][0]

@@ -111,6 +111,8 @@ class HorizonForecast:
         lower_price: The interval's lower price, rounded.
         upper_price: The interval's upper price, rounded.
         direction: ``"up"`` when the predicted return is positive, else ``"down"``.
+        p_up: The direction head's probability that the return is positive (``None``,
+            and absent from :meth:`to_dict`, for a model without the head).
     """
 
     horizon: int
@@ -122,10 +124,14 @@ class HorizonForecast:
     lower_price: float
     upper_price: float
     direction: str
+    p_up: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-able dict."""
-        return dict(self.__dict__)
+        """The fields as a JSON-able dict (``p_up`` only when the model has the head)."""
+        out = dict(self.__dict__)
+        if out["p_up"] is None:
+            del out["p_up"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -257,6 +263,9 @@ def forecast(
         np.asarray(a, dtype=np.float64).reshape(n, h)
         for a in (fc.mean, fc.sigma, fc.lower, fc.upper)
     )
+    p_up = getattr(fc, "p_up", None)
+    if p_up is not None:
+        p_up = np.asarray(p_up, dtype=np.float64).reshape(n, h)
     close = float(data.closes[-1])
     d = spec.price_decimals
     rows = []
@@ -275,6 +284,7 @@ def forecast(
                 lower_price=round(close * math.exp(lo), d),
                 upper_price=round(close * math.exp(hi), d),
                 direction="up" if m > 0 else "down",
+                p_up=None if p_up is None else float(p_up[-1, k]),
             )
         )
     median = float(np.median(sigma[:, 0]))

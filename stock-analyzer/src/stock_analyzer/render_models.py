@@ -54,7 +54,7 @@ def forecast_text(body: dict[str, Any]) -> str:
         rows.append(
             (
                 f"h{h['horizon']}",
-                h["direction"],
+                h["direction"] if "p_up" not in h else f"{h['direction']} (P(up) {h['p_up']:.2f})",
                 f"{h['predicted_return']:+.3%}",
                 f"{h['predicted_price']:.{d}f}",
                 f"[{h['lower_price']:.{d}f}, {h['upper_price']:.{d}f}]",
