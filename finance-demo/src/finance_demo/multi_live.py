@@ -42,7 +42,7 @@ _PLAIN = (None, None, None, None)
 
 #: What :meth:`MultiSystem._predict` fills in a Prediction (a test checks it is all).
 _PREDICTION_FIELDS = (
-    "tick", "time", "close", "horizons", "mean", "lower", "upper", "sigma", "seq",
+    "tick", "time", "close", "horizons", "mean", "lower", "upper", "sigma", "seq", "p_up",
 )  # fmt: skip
 
 
@@ -273,6 +273,8 @@ class MultiSystem:
         if x_mean is not None:
             parts = [p * scale for p in parts]
         mean, sigma, lower, upper = (list(p) for p in parts)  # row views
+        p_up = getattr(fc, "p_up", None)  # probabilities: not scaled
+        ups = [None] * n if p_up is None else list(np.asarray(p_up, np.float64).reshape(n, -1))
         systems = self.systems
         new = object.__new__
         for k, s in enumerate(symbols):
@@ -289,6 +291,7 @@ class MultiSystem:
                 upper=upper[k],
                 sigma=sigma[k],
                 seq=seqs[k],
+                p_up=ups[k],
             )
             out[s] = pred
 

@@ -92,6 +92,8 @@ class Prediction:
         sigma: The model's predicted scale per horizon (``None`` if not given).
         seq: The model input the prediction was made from, ``(seq_len, n_features)``
             (a copy: the live loop hands it back to ``model.observe`` with the outcome).
+        p_up: The direction head's probability of an up move per horizon (``None`` for a
+            model without the head).
     """
 
     tick: int
@@ -103,6 +105,7 @@ class Prediction:
     upper: np.ndarray
     sigma: np.ndarray | None = None
     seq: np.ndarray | None = None
+    p_up: np.ndarray | None = None
 
 
 class System(BaseSystem):
@@ -209,6 +212,7 @@ class System(BaseSystem):
             upper=forecast.upper,
             sigma=forecast.sigma,
             seq=self.ring.get_window(),  # O(seq_len) copy of the model input
+            p_up=getattr(forecast, "p_up", None),
         )
 
     def _needs_rows(self, what: str) -> PipelineError:
