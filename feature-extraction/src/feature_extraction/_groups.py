@@ -333,7 +333,9 @@ def series_groups(
             return acc
 
         for g, out in zip(groups, outs, strict=True):
-            part = out[a:b]
+            # the group's rows in a compact buffer, copied into ``out`` (a few columns of
+            # the wider output) in one pass
+            part = np.empty((nc, out.shape[1]))
             if g == "returns":
                 last = at(series, B - 1)
                 for k, lag in enumerate(_LAGS):
@@ -361,6 +363,7 @@ def series_groups(
                 part[:, 2] = wsum(series, ws) / p
                 mean, std = sstd(series, B - _BB)
                 part[:, 3] = _finish_bb(p, mean, std)
+            out[a:b] = part
 
     run(fill, range(0, n, chunk))
     return list(outs)

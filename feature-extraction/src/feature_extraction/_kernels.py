@@ -153,7 +153,9 @@ def series_features(
             dev *= dev
             var += dev
         var /= m
-        part = out[a:b]
+        # the chunk's rows in a compact buffer, copied into ``out`` in one pass at the end
+        # (``out`` may be a few columns of a wider array: one pass touches its rows once)
+        part = np.empty((nc, 6))
         part[:, 0] = at(ma, m - 1)
         part[:, 1] = slopes[-1]
         np.sqrt(var, out=part[:, 2])
@@ -179,6 +181,7 @@ def series_features(
             p = at(series, buffer_size - 1)
             for j in _SCALED:
                 part[:, j] /= p
+        out[a:b] = part
 
     starts = range(0, n, chunk)
     workers = min(threads, len(starts))
