@@ -34,9 +34,6 @@ __all__ = ["FLAT_SPECTRUM_RTOL", "series_features", "window_features"]
 #: A non-DC magnitude at or below this fraction of the DC magnitude counts as zero.
 FLAT_SPECTRUM_RTOL = 1e-12
 
-#: Windows per ``rfft`` call in the batch path: the spectra of a sub-chunk stay in L2.
-_FFT_CHUNK = 2048
-
 # Columns of the raw 6-vector that scale with the price level (all but freq_idx).
 _SCALED = (0, 1, 2, 4, 5)
 
@@ -159,24 +156,19 @@ def series_features(
         part[:, 0] = at(ma, m - 1)
         part[:, 1] = slopes[-1]
         np.sqrt(var, out=part[:, 2])
-        # the spectrum in sub-chunks small enough for the rfft output (16 bytes per bin)
-        # and its magnitudes to stay in L2 (each row's numbers do not depend on the split)
-        for c0 in range(0, nc, _FFT_CHUNK):
-            c1 = min(c0 + _FFT_CHUNK, nc)
-            mags = np.abs(np.fft.rfft(windows[a + c0 : a + c1], axis=-1))
-            total = np.einsum("ij->i", mags)
-            total /= mags.shape[1]
-            sub = part[c0:c1]
-            sub[:, 5] = total
-            idx = mags[:, 1:].argmax(axis=-1)
-            idx += 1
-            dom = mags[np.arange(c1 - c0), idx]
-            flat = dom <= FLAT_SPECTRUM_RTOL * mags[:, 0]
-            if flat.any():
-                idx[flat] = 1
-                dom[flat] = 0.0
-            sub[:, 3] = idx
-            sub[:, 4] = dom
+        mags = np.abs(np.fft.rfft(windows[a:b], axis=-1))
+        total = np.einsum("ij->i", mags)
+        total /= mags.shape[1]
+        part[:, 5] = total
+        idx = mags[:, 1:].argmax(axis=-1)
+        idx += 1
+        dom = mags[np.arange(nc), idx]
+        flat = dom <= FLAT_SPECTRUM_RTOL * mags[:, 0]
+        if flat.any():
+            idx[flat] = 1
+            dom[flat] = 0.0
+        part[:, 3] = idx
+        part[:, 4] = dom
         if normalize:
             p = at(series, buffer_size - 1)
             for j in _SCALED:
