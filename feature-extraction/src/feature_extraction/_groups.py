@@ -285,7 +285,8 @@ def series_groups(
             assert ohlcv is not None
             lv[a:b] = _log_volume(np.ascontiguousarray(ohlcv[a:b, 4]))
 
-    run(terms, range(0, T, piece))
+    if need_lr or need_range or need_lv or need_gl:
+        run(terms, range(0, T, piece))
     sizes = {"returns": 4, "realized_vol": 3, "range_vol": 3, "volume": 1, "technical": 4}
     if outs is None:
         outs = [np.empty((n, sizes[g])) for g in groups]
@@ -333,9 +334,10 @@ def series_groups(
             return acc
 
         for g, out in zip(groups, outs, strict=True):
-            # the group's rows in a compact buffer, copied into ``out`` (a few columns of
-            # the wider output) in one pass
-            part = np.empty((nc, out.shape[1]))
+            # when ``out`` is a few columns of a wider output: the group's rows in a compact
+            # buffer, copied into ``out`` in one pass
+            wide = out.strides[0] != out.shape[1] * out.itemsize
+            part = np.empty((nc, out.shape[1])) if wide else out[a:b]
             if g == "returns":
                 last = at(series, B - 1)
                 for k, lag in enumerate(_LAGS):
@@ -363,7 +365,8 @@ def series_groups(
                 part[:, 2] = wsum(series, ws) / p
                 mean, std = sstd(series, B - _BB)
                 part[:, 3] = _finish_bb(p, mean, std)
-            out[a:b] = part
+            if wide:
+                out[a:b] = part
 
     run(fill, range(0, n, chunk))
     return list(outs)
