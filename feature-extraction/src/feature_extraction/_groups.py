@@ -91,17 +91,24 @@ def _log_returns(x: np.ndarray) -> np.ndarray:
     return np.log(x[1:] / x[:-1])
 
 
-def _range_terms(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> tuple:
-    """Per-candle terms of Parkinson, Garman-Klass, Rogers-Satchell (4 logs per candle)."""
+def _range_terms(
+    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, out: np.ndarray | None = None
+) -> tuple:
+    """Per-candle terms of Parkinson, Garman-Klass, Rogers-Satchell (4 logs per candle).
+
+    ``out``: a ``(3, n)`` array (rows contiguous) to write the three terms into.
+    """
     lo_, lh, ll, lc = np.log(o), np.log(h), np.log(lo), np.log(c)
+    if out is None:
+        out = np.empty((3, o.shape[0]))
     hl = lh - ll
-    hl2 = hl * hl
+    hl2 = np.multiply(hl, hl, out=out[0])
     co = lc - lo_
     co *= co
     co *= _GK
-    gk = 0.5 * hl2
+    gk = np.multiply(0.5, hl2, out=out[1])
     gk -= co
-    hc = lh - lc
+    hc = np.subtract(lh, lc, out=out[2])
     hc *= lh - lo_
     lcl = ll - lc
     lcl *= ll - lo_
@@ -109,8 +116,8 @@ def _range_terms(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) ->
     return hl2, gk, hc
 
 
-def _log_volume(v: np.ndarray) -> np.ndarray:
-    return np.log1p(v)
+def _log_volume(v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.log1p(v, out=out)
 
 
 def _gains_losses(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,11 +286,10 @@ def series_groups(
         if rng3 is not None:
             assert ohlcv is not None
             cols = [np.ascontiguousarray(ohlcv[a:b, k]) for k in range(4)]
-            for row, term in zip(rng3, _range_terms(*cols), strict=True):
-                row[a:b] = term
+            _range_terms(*cols, out=rng3[:, a:b])
         if lv is not None:
             assert ohlcv is not None
-            lv[a:b] = _log_volume(np.ascontiguousarray(ohlcv[a:b, 4]))
+            _log_volume(np.ascontiguousarray(ohlcv[a:b, 4]), out=lv[a:b])
 
     if need_lr or need_range or need_lv or need_gl:
         run(terms, range(0, T, piece))
