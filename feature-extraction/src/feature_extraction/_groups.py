@@ -91,17 +91,24 @@ def _log_returns(x: np.ndarray) -> np.ndarray:
     return np.log(x[1:] / x[:-1])
 
 
-def _range_terms(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> tuple:
-    """Per-candle terms of Parkinson, Garman-Klass, Rogers-Satchell (4 logs per candle)."""
+def _range_terms(
+    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, out: np.ndarray | None = None
+) -> tuple:
+    """Per-candle terms of Parkinson, Garman-Klass, Rogers-Satchell (4 logs per candle).
+
+    ``out``: a ``(3, n)`` array (rows contiguous) to write the three terms into.
+    """
     lo_, lh, ll, lc = np.log(o), np.log(h), np.log(lo), np.log(c)
+    if out is None:
+        out = np.empty((3, o.shape[0]))
     hl = lh - ll
-    hl2 = hl * hl
+    hl2 = np.multiply(hl, hl, out=out[0])
     co = lc - lo_
     co *= co
     co *= _GK
-    gk = 0.5 * hl2
+    gk = np.multiply(0.5, hl2, out=out[1])
     gk -= co
-    hc = lh - lc
+    hc = np.subtract(lh, lc, out=out[2])
     hc *= lh - lo_
     lcl = ll - lc
     lcl *= ll - lo_
@@ -109,8 +116,8 @@ def _range_terms(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) ->
     return hl2, gk, hc
 
 
-def _log_volume(v: np.ndarray) -> np.ndarray:
-    return np.log1p(v)
+def _log_volume(v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.log1p(v, out=out)
 
 
 def _gains_losses(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -242,29 +249,50 @@ def series_groups(
         One ``(n_windows, size)`` array per group, in order (``outs`` when given).
     """
     B = buffer_size
-    n = (series.shape[0] - B) // stride + 1
-    # stage 1, once for the series; index p of a term array is candle p (a term of two
-    # candles, like a log return, sits at the later one: lr[p] = log(x[p] / x[p-1]))
-    terms: dict[str, np.ndarray] = {}
+    T = series.shape[0]
+    n = (T - B) // stride + 1
+    # stage 1, once for the series, in pieces on the threads of ``run`` (element-wise, so
+    # a value's bits do not depend on the piece it falls in); index p of a term array is
+    # candle p (a term of two candles, like a log return, sits at the later one:
+    # lr[p] = log(x[p] / x[p-1]), and lr[0] = NaN is never read). The three range_vol
+    # terms, summed over the same positions, share one (3, T) array: one vector operation
+    # per window position adds all three.
+    need_lr = "realized_vol" in groups
+    need_range = "range_vol" in groups
+    need_lv = "volume" in groups
+    need_gl = "technical" in groups
+    if (need_range or need_lv) and ohlcv is None:  # pragma: no cover - checked upstream
+        raise ValueError("range_vol and volume need OHLCV candles")
+    lr = np.empty(T) if need_lr else None
+    rng3 = np.empty((3, T)) if need_range else None
+    lv = np.empty(T) if need_lv else None
+    gain = np.empty(T) if need_gl else None
+    loss = np.empty(T) if need_gl else None
+    for arr in (lr, gain, loss):
+        if arr is not None:
+            arr[0] = np.nan
+    piece = 1 << 16
 
-    def shifted(a: np.ndarray) -> np.ndarray:
-        full = np.empty(a.shape[0] + 1)
-        full[0] = np.nan
-        full[1:] = a
-        return full
+    def terms(a: int) -> None:
+        b = min(a + piece, T)
+        lo = max(a, 1)
+        if lr is not None and b > lo:
+            np.log(series[lo:b] / series[lo - 1 : b - 1], out=lr[lo:b])
+        if gain is not None and loss is not None and b > lo:
+            d = series[lo:b] - series[lo - 1 : b - 1]
+            np.maximum(d, 0.0, out=gain[lo:b])
+            np.negative(d, out=d)
+            np.maximum(d, 0.0, out=loss[lo:b])
+        if rng3 is not None:
+            assert ohlcv is not None
+            cols = [np.ascontiguousarray(ohlcv[a:b, k]) for k in range(4)]
+            _range_terms(*cols, out=rng3[:, a:b])
+        if lv is not None:
+            assert ohlcv is not None
+            _log_volume(np.ascontiguousarray(ohlcv[a:b, 4]), out=lv[a:b])
 
-    if "realized_vol" in groups:
-        terms["lr"] = shifted(_log_returns(series))
-    if "range_vol" in groups:
-        assert ohlcv is not None
-        cols = [np.ascontiguousarray(ohlcv[:, k]) for k in range(4)]
-        terms["hl2"], terms["gk"], terms["rs"] = _range_terms(*cols)
-    if "volume" in groups:
-        assert ohlcv is not None
-        terms["lv"] = _log_volume(np.ascontiguousarray(ohlcv[:, 4]))
-    if "technical" in groups:
-        gain, loss = _gains_losses(series)
-        terms["gain"], terms["loss"] = shifted(gain), shifted(loss)
+    if need_lr or need_range or need_lv or need_gl:
+        run(terms, range(0, T, piece))
     sizes = {"returns": 4, "realized_vol": 3, "range_vol": 3, "volume": 1, "technical": 4}
     if outs is None:
         outs = [np.empty((n, sizes[g])) for g in groups]
@@ -276,11 +304,11 @@ def series_groups(
         span = (nc - 1) * stride + 1
 
         def at(arr: np.ndarray, j: int) -> np.ndarray:
-            """``arr[start + j]`` for the start of each window of the chunk."""
-            return arr[s0 + j : s0 + j + span : stride]
+            """``arr[..., start + j]`` for the start of each window of the chunk."""
+            return arr[..., s0 + j : s0 + j + span : stride]
 
         def ssum(arr: np.ndarray, j0: int) -> np.ndarray:
-            """Left-to-right sums of ``arr`` over window positions ``j0 .. B-1``."""
+            """Left-to-right sums of ``arr`` (rows) over window positions ``j0 .. B-1``."""
             if j0 == B - 1:
                 return at(arr, j0).copy()
             acc = at(arr, j0) + at(arr, j0 + 1)
@@ -312,32 +340,39 @@ def series_groups(
             return acc
 
         for g, out in zip(groups, outs, strict=True):
-            part = out[a:b]
+            # when ``out`` is a few columns of a wider output: the group's rows in a compact
+            # buffer, copied into ``out`` in one pass
+            wide = out.strides[0] != out.shape[1] * out.itemsize
+            part = np.empty((nc, out.shape[1])) if wide else out[a:b]
             if g == "returns":
                 last = at(series, B - 1)
                 for k, lag in enumerate(_LAGS):
                     part[:, k] = np.log(last / at(series, B - 1 - lag))
             elif g == "realized_vol":
+                assert lr is not None
                 for k, m in enumerate(_RV):
-                    part[:, k] = sstd(terms["lr"], B - m)[1]
+                    part[:, k] = sstd(lr, B - m)[1]
             elif g == "range_vol":
-                done = _finish_range(
-                    ssum(terms["hl2"], 0), ssum(terms["gk"], 0), ssum(terms["rs"], 0), B
-                )
-                for k, col in enumerate(done):
+                assert rng3 is not None
+                s_hl2, s_gk, s_rs = ssum(rng3, 0)
+                for k, col in enumerate(_finish_range(s_hl2, s_gk, s_rs, B)):
                     part[:, k] = col
             elif g == "volume":
-                mean, std = sstd(terms["lv"], 0)
-                part[:, 0] = _finish_z(at(terms["lv"], B - 1), mean, std)
+                assert lv is not None
+                mean, std = sstd(lv, 0)
+                part[:, 0] = _finish_z(at(lv, B - 1), mean, std)
             elif g == "technical":
+                assert gain is not None and loss is not None
                 j0 = B - _RSI
-                part[:, 0] = _finish_rsi(ssum(terms["gain"], j0), ssum(terms["loss"], j0))
+                part[:, 0] = _finish_rsi(ssum(gain, j0), ssum(loss, j0))
                 wm, ws = _macd_weights(B)
                 p = at(series, B - 1)
                 part[:, 1] = wsum(series, wm) / p
                 part[:, 2] = wsum(series, ws) / p
                 mean, std = sstd(series, B - _BB)
                 part[:, 3] = _finish_bb(p, mean, std)
+            if wide:
+                out[a:b] = part
 
     run(fill, range(0, n, chunk))
     return list(outs)

@@ -125,6 +125,8 @@ def series_features(
     if out is None:
         out = np.empty((n, 6))
 
+    wide = out.strides[0] != out.shape[1] * out.itemsize
+
     def fill(a: int) -> None:
         """Compute the rows of the chunk of windows starting at window ``a``."""
         b = min(a + chunk, n)
@@ -150,7 +152,9 @@ def series_features(
             dev *= dev
             var += dev
         var /= m
-        part = out[a:b]
+        # when ``out`` is a few columns of a wider array: the chunk's rows in a compact
+        # buffer, copied into ``out`` in one pass at the end (its rows touched once)
+        part = np.empty((nc, 6)) if wide else out[a:b]
         part[:, 0] = at(ma, m - 1)
         part[:, 1] = slopes[-1]
         np.sqrt(var, out=part[:, 2])
@@ -171,6 +175,8 @@ def series_features(
             p = at(series, buffer_size - 1)
             for j in _SCALED:
                 part[:, j] /= p
+        if wide:
+            out[a:b] = part
 
     starts = range(0, n, chunk)
     workers = min(threads, len(starts))
