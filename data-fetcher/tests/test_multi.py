@@ -128,7 +128,7 @@ def test_fetch_latest_after_history_and_a_new_candle():
 def test_unknown_symbol_is_reported_and_the_others_come_back(tmp_path, sleeps):
     fetcher = multi(["MSFT", "ZZZZ", "IBM"], session=YahooChartSession(), sleeps=sleeps)
     got = fetcher.fetch_historical()
-    assert list(got) == ["MSFT", "IBM"], fetcher.errors  # a rare failure seen once: say why
+    assert list(got) == ["MSFT", "IBM"], fetcher.errors
     assert list(fetcher.errors) == ["ZZZZ"]
     reason = fetcher.errors["ZZZZ"]
     assert reason.startswith("ZZZZ: unknown symbol on Yahoo Finance") and "\n" not in reason
@@ -221,8 +221,9 @@ def test_cache_is_shared_with_the_single_path(tmp_path, download_calls):
     single("EURUSD=X", "1mo", "1d", tmp_path, cache_dir=cache, use_cache=True)
     session = YahooChartSession()
     three = multi(SYMBOLS, session=session, cache_dir=cache, use_cache=True)
+    before = len(download_calls)
     assert list(three.fetch_historical()) == SYMBOLS
-    assert len(download_calls) == 1  # only the first batch went to yfinance
+    assert len(download_calls) == before  # everything came from the cache
     assert session.log == []
 
 
@@ -425,3 +426,21 @@ def test_unknown_symbol_on_the_single_path_is_not_transient():
     with pytest.raises(FetchError) as info:
         fetcher.fetch_historical()
     assert (info.value.kind, info.value.transient) == ("unknown_symbol", False)
+
+
+def test_a_symbol_failing_for_a_passing_reason_is_asked_again_alone(download_calls):
+    # one thread: the first chart request meets the fault, the other does not
+    session = YahooChartSession(faults=["connection"])
+    fetcher = multi(["MSFT", "IBM"], session=session, threads=1)
+    got = fetcher.fetch_historical()
+    assert list(got) == ["MSFT", "IBM"] and fetcher.errors == {}
+    assert len(download_calls) == 2 and sorted(download_calls[0]) == ["IBM", "MSFT"]
+    (again,) = download_calls[1]  # only the symbol that failed
+    alone = multi([again], session=YahooChartSession(), threads=1).fetch_historical()
+    pd.testing.assert_frame_equal(got[again], alone[again], check_exact=True)
+
+
+def test_an_unknown_symbol_is_not_asked_again(download_calls):
+    fetcher = multi(["MSFT", "ZZZZ"], session=YahooChartSession(), threads=1)
+    assert list(fetcher.fetch_historical()) == ["MSFT"] and list(fetcher.errors) == ["ZZZZ"]
+    assert len(download_calls) == 1

@@ -93,7 +93,7 @@ class _YahooBatch:
         self.attempts = 0  # attempts made by the last download
 
     def _download_once(
-        self, symbols: list[str], period: str
+        self, symbols: list[str], period: str, threads: bool | int | None = None
     ) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
         from yfinance.data import YfData
 
@@ -115,7 +115,7 @@ class _YahooBatch:
                 group_by="ticker",
                 auto_adjust=True,
                 actions=False,
-                threads=self.threads,
+                threads=self.threads if threads is None else threads,
                 ignore_tz=False,  # keep the instants; each symbol gets its own zone back
                 progress=False,
                 session=self.session,
@@ -160,6 +160,25 @@ class _YahooBatch:
             )
             error.kind, error.transient = "other", False
             raise error from None
+        retried: dict[str, pd.DataFrame] = {}
+        again = [s for s in symbols if s in failed and _passing(failed[s])]
+        if again:
+            # a symbol that failed for a passing reason inside the threaded batch (e.g.
+            # yfinance's SQLite cache "database is locked" under concurrent threads) is
+            # asked once more, on one thread; an unknown or empty symbol is not
+            try:
+                frame2, failed2, zones2 = self._download_once(again, period, threads=False)
+            except Exception:  # the second try failing keeps the first reasons
+                frame2, failed2, zones2 = None, {}, {}
+            for symbol in again if frame2 is not None else ():
+                if symbol in failed2:
+                    failed[symbol] = failed2[symbol]
+                    continue
+                try:
+                    retried[symbol] = _split(frame2, symbol, zones2.get(symbol))
+                except DataError:
+                    continue
+                del failed[symbol]
         candles: dict[str, pd.DataFrame | None] = {}
         errors: dict[str, str] = {}
         for symbol in symbols:
@@ -170,6 +189,9 @@ class _YahooBatch:
                 else:
                     errors[symbol] = _symbol_reason(symbol, kind, failed[symbol], period)
                 continue
+            if symbol in retried:
+                candles[symbol] = retried[symbol]
+                continue
             try:
                 candles[symbol] = _split(frame, symbol, zones.get(symbol))
             except DataError as exc:
@@ -178,6 +200,16 @@ class _YahooBatch:
                 else:
                     errors[symbol] = str(exc)
         return candles, errors
+
+
+def _passing(text: str) -> bool:
+    """A per-symbol failure inside a batch that a second request may not meet.
+
+    Not an unknown symbol or an empty answer (permanent), and not a rate limit (asking
+    again makes it worse): the network, the server, or anything else (yfinance's own
+    SQLite caches raise ``OperationalError('database is locked')`` under its threads).
+    """
+    return classify_error_text(text) not in ("unknown_symbol", "empty", "rate_limit")
 
 
 def _one_line(text: str, limit: int = 120) -> str:
