@@ -232,6 +232,13 @@ def run_folds(
             if not finished:
                 raise
             interrupted = True  # report the folds already finished
+    return (*_in_fold_order(finished), interrupted)
+
+
+def _in_fold_order(
+    finished: dict[int, tuple[dict[str, Any], dict[str, Any]]],
+) -> tuple[dict[str, list[np.ndarray]], list[dict[str, Any]]]:
+    """The finished folds' columns (per name, in fold order) and their info records."""
     cols: dict[str, list[np.ndarray]] = {}
     fold_info: list[dict[str, Any]] = []
     for k in sorted(finished):
@@ -239,7 +246,7 @@ def run_folds(
         for name, value in block.items():
             cols.setdefault(name, []).append(np.asarray(value))
         fold_info.append(info)
-    return cols, fold_info, interrupted
+    return cols, fold_info
 
 
 def _fold_job(
@@ -375,13 +382,7 @@ def backtest_many(
         if len(done[s]) < len(plan.bounds):
             errors[s] = f"interrupted after {len(done[s])} of {len(plan.bounds)} folds"
             continue
-        cols: dict[str, list[np.ndarray]] = {}
-        fold_info = []
-        for k in sorted(done[s]):
-            block, info = done[s][k]
-            for name, value in block.items():
-                cols.setdefault(name, []).append(np.asarray(value))
-            fold_info.append(info)
+        cols, fold_info = _in_fold_order(done[s])
         report = _report(
             plan, candles_by_symbol[s], cols, fold_info, s, intervals.get(s), 0.0, False
         )

@@ -169,6 +169,21 @@ def _fetcher(symbol: str, **kwargs: Any) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
+def _data_fetcher(data: Any, **kwargs: Any) -> Any:
+    """:func:`_fetcher` for the settings' data section, plus ``kwargs`` (``since``...).
+
+    The section gives the symbol, period, interval, source and split adjustment.
+    """
+    return _fetcher(
+        data.symbol,
+        period=data.period,
+        interval=data.interval,
+        source=data.source,
+        adjust_splits=data.adjust_splits,
+        **kwargs,
+    )
+
+
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", package_name="stock-analyzer")
 @click.option(
@@ -212,14 +227,7 @@ def cli() -> None:
 def fetch(ctx: click.Context, **opts: Any) -> None:
     """Fetch candles and write them as CSV (shows where they were cached)."""
     data = _settings(ctx, opts).data
-    fetcher = _fetcher(
-        data.symbol,
-        period=data.period,
-        interval=data.interval,
-        source=data.source,
-        adjust_splits=data.adjust_splits,
-        use_cache=not opts["no_cache"],
-    )
+    fetcher = _data_fetcher(data, use_cache=not opts["no_cache"])
     output = opts["output"]
     if output != "-" and not output.endswith((".csv", ".csv.gz", ".txt")):
         raise click.BadParameter(
@@ -360,13 +368,7 @@ def train(ctx: click.Context, **opts: Any) -> None:
     register = opts["register"]
     output = Path(opts["output"] or "model.safetensors") if opts["output"] or not register else None
     registry = open_registry(opts["registry"]) if register else None
-    fetcher = _fetcher(
-        data.symbol,
-        period=data.period,
-        interval=data.interval,
-        source=data.source,
-        adjust_splits=data.adjust_splits,
-    )
+    fetcher = _data_fetcher(data)
     with user_errors(_OFFLINE), tracked(opts["track"], "stock-analyzer", _run_name(data)) as run:
         from finance_demo import (
             few_samples,
@@ -748,14 +750,7 @@ def backtest(ctx: click.Context, **opts: Any) -> None:
     _one_symbol_only(opts)
     settings = _settings(ctx, opts)
     data = settings.data
-    fetcher = _fetcher(
-        data.symbol,
-        period=data.period,
-        interval=data.interval,
-        source=data.source,
-        adjust_splits=data.adjust_splits,
-        since=opts["since"],
-    )
+    fetcher = _data_fetcher(data, since=opts["since"])
     with user_errors(_OFFLINE), tracked(opts["track"], "stock-analyzer", _run_name(data)) as run:
         from finance_demo import backtest as run_backtest
         from finance_demo import backtest_rows, write_predictions

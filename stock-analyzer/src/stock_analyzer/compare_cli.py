@@ -47,7 +47,14 @@ def backtest_models(ctx: click.Context, opts: dict[str, Any]) -> None:
             tracking (one line).
         click.BadParameter: A bad kind list (one line).
     """
-    from stock_analyzer.cli import _OFFLINE, _dump, _echo_err, _fetcher, _settings, _write_text
+    from stock_analyzer.cli import (
+        _OFFLINE,
+        _data_fetcher,
+        _dump,
+        _echo_err,
+        _settings,
+        _write_text,
+    )
     from stock_analyzer.options import user_errors
 
     for key, flag in _ONE_SYMBOL_ONLY:
@@ -65,14 +72,7 @@ def backtest_models(ctx: click.Context, opts: dict[str, Any]) -> None:
         raise click.ClickException(str(exc)) from None
     settings = _settings(ctx, opts)
     data = settings.data
-    fetcher = _fetcher(
-        data.symbol,
-        period=data.period,
-        interval=data.interval,
-        source=data.source,
-        adjust_splits=data.adjust_splits,
-        since=opts["since"],
-    )
+    fetcher = _data_fetcher(data, since=opts["since"])
     with user_errors(_OFFLINE):
         from finance_demo import compare_models, make_engine
 
