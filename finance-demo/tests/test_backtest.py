@@ -236,3 +236,35 @@ def test_direction_head_is_scored_when_the_model_has_one(tiny_settings, report):
     assert {"pesaran_timmermann", "binomial_vs_always_up"} <= head.keys()
     assert "direction_head" not in report.metrics["h1"]  # a return-only model: no entry
     assert "lstm_p_up" not in report.predictions
+
+
+def test_trend_head_is_scored_when_the_model_has_one(tiny_settings, report):
+    import dataclasses
+
+    from data_fetcher import Fetcher
+    from finance_demo import backtest
+
+    candles = Fetcher("IBM", period="2y", interval="1d", source="sample").fetch_historical()
+    model = dataclasses.replace(tiny_settings.model, heads=("return", "trend"))
+    settings = dataclasses.replace(tiny_settings, model=model)
+    with_head = backtest(candles, settings, folds=2)
+    trend, y = with_head.predictions["lstm_trend"][:, 0], with_head.predictions["y"][:, 0]
+    assert trend.shape == y.shape and np.all((trend > -1) & (trend < 1))
+    assert "lstm_p_up" not in with_head.predictions
+    head = with_head.metrics["h1"]["trend_head"]
+    assert head["direction_accuracy"] == pytest.approx(np.mean((trend > 0) == (y > 0)))
+    ranks = [np.argsort(np.argsort(v)) for v in (trend, y)]
+    assert head["information_coefficient"] == pytest.approx(np.corrcoef(*ranks)[0, 1])
+    assert 0 <= head["ic_p"] <= 1
+    assert head["mean_abs_score"] == pytest.approx(np.mean(np.abs(trend)))
+    assert {"pesaran_timmermann", "binomial_vs_always_up"} <= head.keys()
+    assert "trend_head" not in report.metrics["h1"]
+
+
+def test_spearman_of_known_orders():
+    from finance_demo.backtest_report import _spearman
+
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    assert _spearman(a, a**3) == pytest.approx(1.0)
+    assert _spearman(a, -a) == pytest.approx(-1.0)
+    assert np.isnan(_spearman(a, np.ones(4)))

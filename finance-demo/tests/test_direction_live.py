@@ -1,4 +1,4 @@
-"""The direction head's p_up on the live path: System, the JSONL log, the batched loop."""
+"""The direction and trend heads on the live path: System, the JSONL log, the batched loop."""
 
 import dataclasses
 import json
@@ -12,7 +12,7 @@ from finance_demo.multi_live import MultiSystem
 
 @pytest.fixture(scope="module")
 def head_model(candles, tiny_settings):
-    net = dataclasses.replace(tiny_settings.model, heads=("return", "direction"))
+    net = dataclasses.replace(tiny_settings.model, heads=("return", "direction", "trend"))
     settings = dataclasses.replace(tiny_settings, model=net)
     return train_model(candles, settings, symbol="WALK", interval="1d")
 
@@ -30,9 +30,12 @@ def test_live_prediction_carries_the_heads_p_up(head_model, tiny_model, candles)
         batch = head_model.forecast(pred.seq[None], level=system.level)
         assert np.allclose(pred.p_up, np.asarray(batch.p_up).ravel(), rtol=1e-9, atol=0)
         assert np.all((pred.p_up > 0) & (pred.p_up < 1))
+        assert np.allclose(pred.trend, np.asarray(batch.trend).ravel(), rtol=1e-6, atol=1e-7)
+        assert np.all((pred.trend > -1) & (pred.trend < 1))
     plain = System(tiny_model)
     plain.warm_up(closes[:-1])
-    assert plain.process_candle(candles.index[-1], closes[-1]).p_up is None
+    last = plain.process_candle(candles.index[-1], closes[-1])
+    assert last.p_up is None and last.trend is None
 
 
 def test_log_records_p_up_and_the_batched_loop_agrees(head_model, candles, tmp_path):
@@ -41,7 +44,7 @@ def test_log_records_p_up_and_the_batched_loop_agrees(head_model, candles, tmp_p
     Activator(fetcher, System(head_model), log=log).execute()
     records = [json.loads(x) for x in log.read_text().splitlines()]
     preds = [r for r in records if r["type"] == "prediction"]
-    assert preds and all(0 < r["p_up"] < 1 for r in preds)
+    assert preds and all(0 < r["p_up"] < 1 and -1 < r["trend"] < 1 for r in preds)
     multi = MultiSystem({"WALK": head_model})
     closes = candles["Close"].to_numpy()
     one = System(head_model)
@@ -50,3 +53,4 @@ def test_log_records_p_up_and_the_batched_loop_agrees(head_model, candles, tmp_p
     got = multi.step({"WALK": (candles.index[-1], closes[-1])})["WALK"]
     ref = one.process_candle(candles.index[-1], closes[-1])
     assert np.allclose(got.p_up, ref.p_up, rtol=1e-9, atol=1e-12)
+    assert np.allclose(got.trend, ref.trend, rtol=1e-9, atol=1e-12)

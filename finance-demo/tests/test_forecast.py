@@ -148,3 +148,24 @@ def test_forecast_carries_the_direction_head(tiny_model, tiny_settings, candles)
     json.dumps(fc.to_dict(), allow_nan=False)
     plain = forecast(tiny_model, candles)  # no head: no p_up key
     assert plain.horizons[0].p_up is None and "p_up" not in plain.to_dict()["horizons"][0]
+    assert plain.horizons[0].trend is None and "trend" not in plain.to_dict()["horizons"][0]
+    assert h.trend is None and "trend" not in fc.to_dict()["horizons"][0]
+
+
+def test_forecast_carries_the_trend_head(candles, tiny_settings):
+    import dataclasses
+
+    from finance_demo import train_model
+
+    net = dataclasses.replace(tiny_settings.model, heads=("return", "trend"))
+    model = train_model(candles, dataclasses.replace(tiny_settings, model=net), "WALK")
+    fc = forecast(model, candles)
+    (h,) = fc.horizons
+    assert -1 < h.trend < 1 and h.p_up is None
+    assert fc.to_dict()["horizons"][0]["trend"] == h.trend
+    assert "p_up" not in fc.to_dict()["horizons"][0]
+    from finance_demo.dataset import build_dataset
+    from finance_demo.system import spec_of
+
+    data = build_dataset(candles, spec_of(model))
+    assert h.trend == pytest.approx(float(model.forecast(data.X[-1:]).trend[0, 0]), abs=1e-6)

@@ -242,7 +242,7 @@ def test_config_round_trips():
     [
         (("direction",), "heads must include 'return'"),
         ((), "heads must include 'return'"),
-        (("return", "trend"), "heads must be a list of output heads .* got 'trend' at position 1"),
+        (("return", "vol"), "heads must be a list of output heads .* got 'vol' at position 1"),
         (("return", "return"), "must not repeat a head, got 'return' twice"),
         (("return", 3), "got 3 at position 1"),
         (7, "heads must be a list of output heads"),

@@ -110,3 +110,21 @@ def test_interval_mismatch_is_refused(setup):
     model_id = Registry(reg).list()[0].id
     result = run(["forecast", "--model", model_id, "--interval", "1h", "--registry", reg])
     assert result.exit_code == 2 and "use --interval 1d" in result.stderr
+
+
+def test_the_heads_outputs_are_in_the_json_and_the_table(tmp_path):
+    config = tmp_path / "heads.yaml"
+    config.write_text(
+        TWO_HORIZONS.replace("num_layers: 1}", "num_layers: 1, heads: [return, direction, trend]}")
+    )
+    model = tmp_path / "m.pt"
+    trained = run(["train", "--symbol", "IBM", "--source", "sample", "--config", config,
+                   "-q", "-o", model])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    base = ["forecast", "--model", model, "--source", "sample", "--symbol", "IBM"]
+    body = json.loads(run([*base, "--json"]).stdout)
+    for h in body["horizons"]:
+        assert 0 < h["p_up"] < 1 and -1 < h["trend"] < 1
+    table = run(base).stdout.splitlines()
+    h1 = body["horizons"][0]
+    assert f"(P(up) {h1['p_up']:.2f}, trend {h1['trend']:+.2f})" in table[4]

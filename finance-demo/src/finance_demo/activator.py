@@ -311,9 +311,12 @@ class Activator(_LoopControl):
     def _record_prediction(self, pred: Prediction, weights: list[float] | None) -> None:
         extra = {} if weights is None else {"weights": weights}
         p_up = getattr(pred, "p_up", None)
+        trend = getattr(pred, "trend", None)
         for k, h in enumerate(pred.horizons):
             if p_up is not None:
                 extra["p_up"] = float(p_up[k])
+            if trend is not None:
+                extra["trend"] = float(trend[k])
             m, lo, hi = float(pred.mean[k]), float(pred.lower[k]), float(pred.upper[k])
             self._write(
                 {

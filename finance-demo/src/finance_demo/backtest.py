@@ -542,8 +542,9 @@ def _run_fold(
         block[kind] = np.asarray(fc.mean, np.float64)
         block[f"{kind}_lower"] = np.asarray(fc.lower, np.float64)
         block[f"{kind}_upper"] = np.asarray(fc.upper, np.float64)
-        if getattr(fc, "p_up", None) is not None:  # the direction head (model.heads)
-            block[f"{kind}_p_up"] = np.asarray(fc.p_up, np.float64)
+        for head in ("p_up", "trend"):  # the direction and trend heads (model.heads)
+            if getattr(fc, head, None) is not None:
+                block[f"{kind}_{head}"] = np.asarray(getattr(fc, head), np.float64)
         summary = model.training_summary
         per_kind[kind] = {
             "epochs_run": summary.get("epochs_run"),

@@ -125,7 +125,44 @@ def score(
         }
         if "lstm_p_up" in arrays:
             out[f"h{h}"]["direction_head"] = _direction_head(y, arrays["lstm_p_up"][:, j])
+        if "lstm_trend" in arrays:
+            out[f"h{h}"]["trend_head"] = _trend_head(y, arrays["lstm_trend"][:, j])
     return out
+
+
+def _trend_head(y: np.ndarray, trend: np.ndarray) -> dict[str, Any]:
+    """The trend head's scores: their sign as a direction call, their rank as a size.
+
+    ``information_coefficient`` is the Spearman rank correlation of the score with the
+    realized return (ties ranked in order), its ``ic_p`` the two-sided p-value of the
+    normal approximation ``z = ic * sqrt(n - 1)`` (overlapping targets of a horizon
+    above the step make it optimistic).
+    """
+    from model import metrics
+
+    n = y.size
+    hits = int(np.sum(metrics.direction_hits(y, trend)))
+    low, high = wilson_interval(hits, n)
+    ic = _spearman(trend, y)
+    z = ic * math.sqrt(max(n - 1, 0))
+    return {
+        "direction_accuracy": hits / n,
+        "direction_ci95": [low, high],
+        "binomial_vs_always_up": binomial_test(hits, n, metrics.always_up_accuracy(y)).to_dict(),
+        "pesaran_timmermann": pesaran_timmermann(y, trend).to_dict(),
+        "information_coefficient": ic,
+        "ic_p": math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else float("nan"),
+        "mean_abs_score": float(np.mean(np.abs(trend))),
+    }
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (``nan`` when either side is constant)."""
+    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(np.float64)
+    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(np.float64)
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def _direction_head(y: np.ndarray, p_up: np.ndarray) -> dict[str, Any]:

@@ -113,6 +113,8 @@ class HorizonForecast:
         direction: ``"up"`` when the predicted return is positive, else ``"down"``.
         p_up: The direction head's probability that the return is positive (``None``,
             and absent from :meth:`to_dict`, for a model without the head).
+        trend: The trend head's score in [-1, 1] (``None``, and absent from
+            :meth:`to_dict`, for a model without the head).
     """
 
     horizon: int
@@ -125,12 +127,14 @@ class HorizonForecast:
     upper_price: float
     direction: str
     p_up: float | None = None
+    trend: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-able dict (``p_up`` only when the model has the head)."""
+        """The fields as a JSON-able dict (``p_up``, ``trend`` only when the model has the head)."""
         out = dict(self.__dict__)
-        if out["p_up"] is None:
-            del out["p_up"]
+        for name in ("p_up", "trend"):
+            if out[name] is None:
+                del out[name]
         return out
 
 
@@ -263,9 +267,11 @@ def forecast(
         np.asarray(a, dtype=np.float64).reshape(n, h)
         for a in (fc.mean, fc.sigma, fc.lower, fc.upper)
     )
-    p_up = getattr(fc, "p_up", None)
+    p_up, trend = (getattr(fc, name, None) for name in ("p_up", "trend"))
     if p_up is not None:
         p_up = np.asarray(p_up, dtype=np.float64).reshape(n, h)
+    if trend is not None:
+        trend = np.asarray(trend, dtype=np.float64).reshape(n, h)
     close = float(data.closes[-1])
     d = spec.price_decimals
     rows = []
@@ -285,6 +291,7 @@ def forecast(
                 upper_price=round(close * math.exp(hi), d),
                 direction="up" if m > 0 else "down",
                 p_up=None if p_up is None else float(p_up[-1, k]),
+                trend=None if trend is None else float(trend[-1, k]),
             )
         )
     median = float(np.median(sigma[:, 0]))

@@ -43,6 +43,7 @@ _PLAIN = (None, None, None, None)
 #: What :meth:`MultiSystem._predict` fills in a Prediction (a test checks it is all).
 _PREDICTION_FIELDS = (
     "tick", "time", "close", "horizons", "mean", "lower", "upper", "sigma", "seq", "p_up",
+    "trend",
 )  # fmt: skip
 
 
@@ -275,6 +276,8 @@ class MultiSystem:
         mean, sigma, lower, upper = (list(p) for p in parts)  # row views
         p_up = getattr(fc, "p_up", None)  # probabilities: not scaled
         ups = [None] * n if p_up is None else list(np.asarray(p_up, np.float64).reshape(n, -1))
+        trend = getattr(fc, "trend", None)  # scores in [-1, 1]: not scaled either
+        trends = [None] * n if trend is None else list(np.asarray(trend, np.float64).reshape(n, -1))
         systems = self.systems
         new = object.__new__
         for k, s in enumerate(symbols):
@@ -292,6 +295,7 @@ class MultiSystem:
                 sigma=sigma[k],
                 seq=seqs[k],
                 p_up=ups[k],
+                trend=trends[k],
             )
             out[s] = pred
 

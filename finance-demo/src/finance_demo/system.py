@@ -94,6 +94,7 @@ class Prediction:
             (a copy: the live loop hands it back to ``model.observe`` with the outcome).
         p_up: The direction head's probability of an up move per horizon (``None`` for a
             model without the head).
+        trend: The trend head's score in [-1, 1] per horizon (``None`` without it).
     """
 
     tick: int
@@ -106,6 +107,7 @@ class Prediction:
     sigma: np.ndarray | None = None
     seq: np.ndarray | None = None
     p_up: np.ndarray | None = None
+    trend: np.ndarray | None = None
 
 
 class System(BaseSystem):
@@ -213,6 +215,7 @@ class System(BaseSystem):
             sigma=forecast.sigma,
             seq=self.ring.get_window(),  # O(seq_len) copy of the model input
             p_up=getattr(forecast, "p_up", None),
+            trend=getattr(forecast, "trend", None),
         )
 
     def _needs_rows(self, what: str) -> PipelineError:

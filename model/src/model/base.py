@@ -31,9 +31,10 @@ class ForecasterBase(ForecastChecks):
     config: ModelConfig
 
     def _init_state(self, config: ModelConfig) -> None:
-        if config.has_direction:
+        if config.extra_heads:
+            head = config.extra_heads[0]
             raise ValueError(
-                f"the direction head (heads: [return, direction]) is built by the lstm "
+                f"the {head} head (heads: [return, {head}]) is built by the lstm "
                 f"kind only, not by {type(self).__name__}"
             )
         self.config = config

@@ -24,6 +24,8 @@ class Forecast:
         upper: Upper interval bound, same shape.
         p_up: Probability that the return is above 0, same shape, from the direction
             head (``ModelConfig.heads``); ``None`` for a model without it.
+        trend: The trend head's score in [-1, 1] per horizon (> 0: up; near 1: a move
+            large against the horizon's usual size), same shape; ``None`` without it.
     """
 
     mean: np.ndarray
@@ -31,6 +33,7 @@ class Forecast:
     lower: np.ndarray
     upper: np.ndarray
     p_up: np.ndarray | None = None
+    trend: np.ndarray | None = None
 
 
 class ForecastChecks:

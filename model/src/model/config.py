@@ -32,7 +32,7 @@ LrSchedule = Literal["plateau", "cosine", "warmup_cosine"]
 LR_SCHEDULES: tuple[str, ...] = typing.get_args(LrSchedule)
 
 #: Output heads of ``ModelConfig.heads`` (``"return"`` is always there).
-HEADS: tuple[str, ...] = ("return", "direction")
+HEADS: tuple[str, ...] = ("return", "direction", "trend")
 
 
 class _DictConfig:
@@ -176,8 +176,12 @@ class ModelConfig(_DictConfig):
         layer_norm: Layer-normalize the LSTM's output (after attention) before the heads.
         heads: Output heads: ``"return"`` (mean and log-variance per horizon, always
             there) and optionally ``"direction"`` (a logit of P(return > 0) per horizon,
-            trained with binary cross-entropy; LSTM kind only). Each at most once; a
-            model file without this field loads as ``["return"]``.
+            trained with binary cross-entropy) and ``"trend"`` (a score in [-1, 1] per
+            horizon: ``tanh`` of the network's output, trained with squared error
+            against ``tanh(y / s)``, ``y`` the horizon's log return and ``s`` its
+            standard deviation over the training rows: the sign and strength of the
+            move over that horizon). LSTM kind only. Each at most once; a model file
+            without this field loads as ``["return"]``.
 
     Examples:
         >>> ModelConfig(hidden_dim=16, horizons=(1, 5)).n_outputs
@@ -278,6 +282,16 @@ class ModelConfig(_DictConfig):
         """Whether the network has the direction head (``"direction"`` in ``heads``)."""
         return "direction" in self.heads
 
+    @property
+    def has_trend(self) -> bool:
+        """Whether the network has the trend head (``"trend"`` in ``heads``)."""
+        return "trend" in self.heads
+
+    @property
+    def extra_heads(self) -> tuple[str, ...]:
+        """The heads beside ``"return"``, in the fixed order ``direction``, ``trend``."""
+        return tuple(h for h in HEADS[1:] if h in self.heads)
+
     @staticmethod
     def _check_horizons(value: Any) -> tuple[int, ...]:
         words = "horizons must be strictly increasing positive integers"
@@ -353,6 +367,9 @@ class TrainConfig(_DictConfig):
         direction_weight: Weight ``w`` of the direction head's binary cross-entropy in
             the loss ``NLL + w * BCE`` (>= 0; unused without the head; 0 leaves the
             return head's training unchanged).
+        trend_weight: Weight ``v`` of the trend head's mean squared error in the loss
+            ``NLL + w * BCE + v * MSE`` (>= 0; unused without the head; 0 leaves the
+            other heads' training unchanged).
 
     Examples:
         >>> TrainConfig(epochs=5).batch_size
@@ -379,6 +396,7 @@ class TrainConfig(_DictConfig):
     beta: float = 0.5
     num_threads: int | None = 1
     direction_weight: float = 1.0
+    trend_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name, cap in (
@@ -418,6 +436,7 @@ class TrainConfig(_DictConfig):
             "min_delta": (lambda v: v >= 0, "a non-negative number"),
             "beta": (lambda v: 0 <= v <= 1, "in [0, 1]"),
             "direction_weight": (lambda v: v >= 0, "a non-negative number"),
+            "trend_weight": (lambda v: v >= 0, "a non-negative number"),
         }
         for name, (ok, words) in checks.items():
             value = getattr(self, name)

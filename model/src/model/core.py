@@ -160,10 +160,11 @@ class Model(ForecastChecks):
         Returns:
             One record per epoch: ``epoch``, ``train_loss`` (the optimized, beta-weighted
             loss), ``val_loss`` (plain NLL), ``lr``, ``seconds``. With the direction head
-            (``ModelConfig.heads``) the loss is ``NLL + direction_weight * BCE`` (the
-            target: the unscaled return above 0), ``train_loss``/``val_loss`` are those
-            totals and the record also has ``train_loss_return``,
-            ``train_loss_direction``, ``val_loss_return``, ``val_loss_direction``.
+            (``ModelConfig.heads``) the loss adds ``direction_weight * BCE`` (the
+            target: the unscaled return above 0), with the trend head ``trend_weight *
+            MSE`` (the target: ``tanh(y / s)``); ``train_loss``/``val_loss`` are those
+            totals and the record also has ``train_loss_return``, ``val_loss_return``
+            and ``train_loss_<head>``, ``val_loss_<head>`` for each extra head.
 
         Raises:
             ValueError: Bad shapes, non-finite values, too few samples or a bad setting.
@@ -200,15 +201,10 @@ class Model(ForecastChecks):
             self._scaled_tensor(X_val),
             torch.from_numpy(self.y_scaler.transform(y_val).astype(np.float32)),
         )
-        up = None
-        if self.config.has_direction:  # the sign of the unscaled return (scaling shifts it)
-            up = (
-                torch.from_numpy((y > 0).astype(np.float32)),
-                torch.from_numpy((y_val > 0).astype(np.float32)),
-            )
+        heads = self._head_targets(y, y_val)
         with _training_context(settings.seed, settings.num_threads):
             self.network = LSTMNetwork(self.config)
-            history, best_epoch = fit(self.network, *tensors, settings, progress, up=up)
+            history, best_epoch = fit(self.network, *tensors, settings, progress, heads=heads)
         self.network.eval()
         self.history = history
         self.training_summary = {
@@ -227,23 +223,56 @@ class Model(ForecastChecks):
 
     train = fit
 
+    def _head_targets(
+        self, y: np.ndarray, y_val: np.ndarray
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The extra heads' training and validation targets, from the unscaled returns.
+
+        ``direction``: 1.0 where the return is above 0 (the target scaler's shift would
+        move the sign). ``trend``: ``tanh(y / s)``, ``s`` the training rows' standard
+        deviation per horizon (the target scaler's), so the sign is the return's and 1
+        means a move well beyond the horizon's usual size.
+        """
+        out: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        for head in self.config.extra_heads:
+            pair = []
+            for part in (y, y_val):
+                if head == "direction":
+                    target = part > 0
+                else:
+                    target = np.tanh(part / self.y_scaler.std)
+                pair.append(torch.from_numpy(np.asarray(target, dtype=np.float32)))
+            out[head] = (pair[0], pair[1])
+        return out
+
+    def _with_heads(self, f: Forecast, extra: dict[str, np.ndarray]) -> Forecast:
+        """``f`` with the extra heads' outputs: ``p_up`` (direction), ``trend``."""
+        fields: dict[str, np.ndarray] = {}
+        if "direction" in extra:
+            fields["p_up"] = _sigmoid(extra["direction"])
+        if "trend" in extra:
+            fields["trend"] = extra["trend"].astype(np.float64)
+        return dataclasses.replace(f, **fields)
+
     def _forecast_batch(self, X: np.ndarray, level: float) -> Forecast:
-        """``forecast`` of checked inputs: with ``p_up`` when the direction head exists."""
-        if self.network.direction is None:
+        """``forecast`` of checked inputs, with each extra head's output (``p_up``, ``trend``)."""
+        if not self.config.extra_heads:
             return self._with_interval(*self._mean_sigma(X), level)
-        means, logvars, logits = [], [], []
+        means, logvars = [], []
+        extras: dict[str, list[np.ndarray]] = {h: [] for h in self.config.extra_heads}
         with torch.inference_mode():
             for i in range(0, X.shape[0], _CHUNK):
-                mean, logvar, logit = self.network.forward_heads(
+                mean, logvar, extra = self.network.forward_heads(
                     self._scaled_tensor(X[i : i + _CHUNK])
                 )
                 means.append(mean.numpy())
                 logvars.append(logvar.numpy())
-                logits.append(logit.numpy())
+                for head, parts in extras.items():
+                    parts.append(extra[head].numpy())
         f = self._with_interval(
             *self._unscale(np.concatenate(means), np.concatenate(logvars)), level
         )
-        return dataclasses.replace(f, p_up=_sigmoid(np.concatenate(logits)))
+        return self._with_heads(f, {h: np.concatenate(v) for h, v in extras.items()})
 
     def _mean_sigma(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         means, logvars = [], []
@@ -303,14 +332,15 @@ class Model(ForecastChecks):
             level: Interval coverage in ``(0, 1)``.
 
         Returns:
-            A ``Forecast`` of ``(H,)`` arrays (``p_up`` with the direction head).
+            A ``Forecast`` of ``(H,)`` arrays (``p_up`` with the direction head, ``trend``
+            with the trend head).
         """
-        if self.network.direction is None:
+        if not self.config.extra_heads:
             mean, logvar = self._forward_one(seq)
             return self._with_interval(*self._unscale(mean.numpy()[0], logvar.numpy()[0]), level)
-        mean, logvar, logit = self._forward_one(seq, heads=True)
+        mean, logvar, extra = self._forward_one(seq, heads=True)
         f = self._with_interval(*self._unscale(mean.numpy()[0], logvar.numpy()[0]), level)
-        return dataclasses.replace(f, p_up=_sigmoid(logit.numpy()[0]))
+        return self._with_heads(f, {h: v.numpy()[0] for h, v in extra.items()})
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict the mean log returns of a batch.
@@ -332,7 +362,8 @@ class Model(ForecastChecks):
 
         Returns:
             A ``Forecast`` of ``(N, H)`` arrays; the interval is ``mean ± q·sigma``;
-            ``p_up`` (the direction head's ``P(return > 0)``) when the model has that head.
+            ``p_up`` (the direction head's ``P(return > 0)``) and ``trend`` (the trend
+            head's score in [-1, 1]) when the model has those heads.
         """
         return self._forecast_batch(self._check_X(X), level)
 
@@ -351,6 +382,23 @@ class Model(ForecastChecks):
         if self.network.direction is None:
             raise ValueError("this model has no direction head (ModelConfig.heads)")
         return self.forecast(X).p_up
+
+    def predict_trend(self, X: Any) -> np.ndarray:
+        """The trend head's score in [-1, 1] of each horizon's move.
+
+        Args:
+            X: ``(N, seq_len, input_dim)`` features.
+
+        Returns:
+            ``(N, H)`` float64 scores: ``tanh`` of the predicted return over the
+            horizon's training standard deviation (see ``ModelConfig.heads``).
+
+        Raises:
+            ValueError: The model has no trend head, or bad input.
+        """
+        if self.network.trend is None:
+            raise ValueError("this model has no trend head (ModelConfig.heads)")
+        return self.forecast(X).trend
 
     def predict_interval(self, X: Any, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated interval bounds of a batch.

@@ -71,6 +71,12 @@ class LSTMNetwork(nn.Module):
         if config.has_direction:
             with torch.random.fork_rng(devices=[]):
                 self.direction = nn.Linear(width, config.n_outputs)
+        # The optional trend head: tanh of one linear output per horizon, a score in
+        # [-1, 1]; made the same way (its draws do not move the other layers').
+        self.trend: nn.Linear | None = None
+        if config.has_trend:
+            with torch.random.fork_rng(devices=[]):
+                self.trend = nn.Linear(width, config.n_outputs)
 
     def train(self, mode: bool = True) -> LSTMNetwork:
         """Set training mode (and drop the cached inference state)."""
@@ -131,22 +137,23 @@ class LSTMNetwork(nn.Module):
 
     def forward_heads(
         self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Run the network with every head.
 
         Args:
             x: ``(batch, seq_len, input_dim)`` scaled features.
 
         Returns:
-            ``(mean, logvar, logit)``: ``logit`` is the direction head's ``(batch,
-            n_horizons)`` logits of ``P(return > 0)``, or ``None`` without that head.
+            ``(mean, logvar, extra)``: ``extra`` maps each head beside the return head to
+            its ``(batch, n_horizons)`` output: ``"direction"``, the logits of ``P(return
+            > 0)``; ``"trend"``, the scores in [-1, 1]. Empty without such heads.
         """
-        mean, logvar, logit, _ = self._forward(x, False)
-        return mean, logvar, logit
+        mean, logvar, extra, _ = self._forward(x, False)
+        return mean, logvar, extra
 
     def _forward(
         self, x: torch.Tensor, return_attention: bool
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
         out = self._run_lstm(x)
         last = out[:, -1, :]
         if self.config.bidirectional:
@@ -172,5 +179,9 @@ class LSTMNetwork(nn.Module):
         n = self.config.n_outputs
         mean = z[:, :n]
         logvar = z[:, n:].clamp(LOGVAR_MIN, LOGVAR_MAX)
-        logit = self.direction(last) if self.direction is not None else None
-        return mean, logvar, logit, weights.squeeze(1) if return_attention else None
+        extra: dict[str, torch.Tensor] = {}
+        if self.direction is not None:
+            extra["direction"] = self.direction(last)
+        if self.trend is not None:
+            extra["trend"] = torch.tanh(self.trend(last))
+        return mean, logvar, extra, weights.squeeze(1) if return_attention else None

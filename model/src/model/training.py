@@ -1,6 +1,7 @@
 """The training loop: mini-batches from preloaded tensors, Gaussian NLL, early stopping.
 
-With the direction head the loss adds its weighted binary cross-entropy.
+With the direction head the loss adds its weighted binary cross-entropy, with the trend
+head its weighted squared error.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "direction_bce",
     "fit",
     "gaussian_nll",
+    "trend_mse",
 ]
 
 ProgressCallback = Callable[[int, int, dict[str, Any]], None]
@@ -61,6 +63,28 @@ def direction_bce(logit: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return nn.functional.binary_cross_entropy_with_logits(logit, up)
 
 
+def trend_mse(score: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of the trend scores against their targets, both in [-1, 1].
+
+    Args:
+        score: Predicted trend scores.
+        target: ``tanh(y / s)`` of the realized returns (see ``ModelConfig.heads``).
+
+    Returns:
+        A scalar tensor.
+    """
+    return (score - target).square().mean()
+
+
+#: Each extra head's loss: ``loss(output, target)``.
+_HEAD_LOSSES = {"direction": direction_bce, "trend": trend_mse}
+
+
+def _weights(config: TrainConfig, heads: tuple[str, ...]) -> tuple[float, ...]:
+    """The loss weight of each extra head (``direction_weight``, ``trend_weight``)."""
+    return tuple(getattr(config, f"{h}_weight") for h in heads)
+
+
 def _evaluate(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, chunk: int = 8192) -> float:
     net.eval()
     total = 0.0
@@ -72,18 +96,23 @@ def _evaluate(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, chunk: int = 819
 
 
 def _evaluate_heads(
-    net: nn.Module, X: torch.Tensor, Y: torch.Tensor, up: torch.Tensor, chunk: int = 8192
-) -> tuple[float, float]:
-    """Validation NLL (plain) and direction BCE of a network with the direction head."""
+    net: nn.Module,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    targets: dict[str, torch.Tensor],
+    chunk: int = 8192,
+) -> list[float]:
+    """Validation NLL (plain) and each extra head's loss, in the order of ``targets``."""
     net.eval()
-    nll = bce = 0.0
+    sums = [0.0] * (1 + len(targets))
     with torch.inference_mode():
         for i in range(0, X.shape[0], chunk):
-            mean, logvar, logit = net.forward_heads(X[i : i + chunk])
+            mean, logvar, extra = net.forward_heads(X[i : i + chunk])
             rows = mean.shape[0]
-            nll += gaussian_nll(mean, logvar, Y[i : i + chunk]).item() * rows
-            bce += direction_bce(logit, up[i : i + chunk]).item() * rows
-    return nll / X.shape[0], bce / X.shape[0]
+            sums[0] += gaussian_nll(mean, logvar, Y[i : i + chunk]).item() * rows
+            for k, (head, target) in enumerate(targets.items(), 1):
+                sums[k] += _HEAD_LOSSES[head](extra[head], target[i : i + chunk]).item() * rows
+    return [v / X.shape[0] for v in sums]
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Any:
@@ -171,7 +200,7 @@ def fit(
     config: TrainConfig,
     progress: ProgressCallback | None = None,
     forward: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], Any] | None = None,
-    up: tuple[torch.Tensor, torch.Tensor] | None = None,
+    heads: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Train ``net`` in place on scaled tensors and restore its best weights.
 
@@ -188,17 +217,23 @@ def fit(
         progress: Called after each epoch with ``(epoch, epochs, record)``.
         forward: ``forward(net, x, y, epoch) -> (mean, logvar)`` of a training batch
             (default ``net(x)``): a seq2seq network uses it for teacher forcing.
-        up: The direction head's targets ``(up_train, up_val)``, each like ``Y`` (1.0
-            where the unscaled return is above 0, else 0.0), for a network with that
-            head (``net.forward_heads``): the loss is then ``NLL + direction_weight *
-            BCE``, and each record also has ``train_loss_return``,
-            ``train_loss_direction``, ``val_loss_return`` and ``val_loss_direction``
-            (``train_loss``/``val_loss`` are the weighted totals).
+        heads: The extra heads' targets, ``{head: (train, val)}``, each like ``Y``:
+            ``"direction"``, 1.0 where the unscaled return is above 0, else 0.0;
+            ``"trend"``, ``tanh(y / s)``. For a network with those heads
+            (``net.forward_heads``): the loss is then ``NLL + direction_weight * BCE +
+            trend_weight * MSE`` (the heads present), and each record also has
+            ``train_loss_return``, ``val_loss_return`` and ``train_loss_<head>``,
+            ``val_loss_<head>`` per head (``train_loss``/``val_loss`` are the weighted
+            totals).
 
     Returns:
         The per-epoch history and the (1-based) epoch whose weights were kept.
     """
-    weight = config.direction_weight
+    heads = heads or {}
+    names = tuple(heads)
+    weights = _weights(config, names)
+    train_targets = {h: t[0] for h, t in heads.items()}
+    val_targets = {h: t[1] for h, t in heads.items()}
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = _scheduler(optimizer, config)
@@ -214,7 +249,9 @@ def fit(
         folder = Path(config.checkpoint_dir)
         folder.mkdir(parents=True, exist_ok=True)
         checkpoint = folder / CHECKPOINT
-        fingerprint = _fingerprint(config, (X, Y, X_val, Y_val, *(up or ())), net)
+        fingerprint = _fingerprint(
+            config, (X, Y, X_val, Y_val, *(t for pair in heads.values() for t in pair)), net
+        )
     if config.resume:
         state = _load_checkpoint(checkpoint, fingerprint)
         net.load_state_dict(state["net"])
@@ -233,17 +270,20 @@ def fit(
         lr = optimizer.param_groups[0]["lr"]
         net.train()
         total = torch.zeros(())
-        parts = torch.zeros(2)  # the direction head's runs: NLL and BCE sums
+        parts = torch.zeros(1 + len(names))  # with extra heads: each component's sum
         perm = torch.randperm(n, generator=generator)
         for i in range(0, n, bs):
             idx = perm[i : i + bs]
-            if up is not None:
-                mean, logvar, logit = net.forward_heads(X[idx])
+            if names:
+                mean, logvar, extra = net.forward_heads(X[idx])
                 loss = nll = gaussian_nll(mean, logvar, Y[idx], config.beta)
-                bce = direction_bce(logit, up[0][idx])
-                if weight:  # weight 0: the return head's loss (and gradients) alone
-                    loss = nll + weight * bce
-                parts += torch.stack((nll.detach(), bce.detach())) * idx.shape[0]
+                losses = [nll]
+                for head, w in zip(names, weights, strict=True):
+                    part = _HEAD_LOSSES[head](extra[head], train_targets[head][idx])
+                    losses.append(part)
+                    if w:  # weight 0: the head's loss adds no gradient
+                        loss = loss + w * part
+                parts += torch.stack([v.detach() for v in losses]) * idx.shape[0]
             else:
                 if forward is None:
                     mean, logvar = net(X[idx])
@@ -258,17 +298,20 @@ def fit(
             total += loss.detach() * idx.shape[0]
         train_loss = total.item() / n
         components: dict[str, float] = {}
-        if up is None:
+        if not names:
             val_loss = _evaluate(net, X_val, Y_val)
         else:
-            val_nll, val_bce = _evaluate_heads(net, X_val, Y_val, up[1])
-            val_loss = val_nll + weight * val_bce if weight else val_nll
-            components = {
-                "train_loss_return": parts[0].item() / n,
-                "train_loss_direction": parts[1].item() / n,
-                "val_loss_return": val_nll,
-                "val_loss_direction": val_bce,
-            }
+            val_parts = _evaluate_heads(net, X_val, Y_val, val_targets)
+            val_loss = val_parts[0]
+            for w, v in zip(weights, val_parts[1:], strict=True):
+                if w:
+                    val_loss = val_loss + w * v
+            components = {"train_loss_return": parts[0].item() / n}
+            for k, head in enumerate(names, 1):
+                components[f"train_loss_{head}"] = parts[k].item() / n
+            components["val_loss_return"] = val_parts[0]
+            for k, head in enumerate(names, 1):
+                components[f"val_loss_{head}"] = val_parts[k]
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {train_loss})")
         if config.lr_schedule == "plateau":

@@ -54,10 +54,20 @@ def forecast_text(body: dict[str, Any]) -> str:
         rows.append(
             (
                 f"h{h['horizon']}",
-                h["direction"] if "p_up" not in h else f"{h['direction']} (P(up) {h['p_up']:.2f})",
+                _direction_cell(h),
                 f"{h['predicted_return']:+.3%}",
                 f"{h['predicted_price']:.{d}f}",
                 f"[{h['lower_price']:.{d}f}, {h['upper_price']:.{d}f}]",
             )
         )
     return "\n".join(lines + grid(rows))
+
+
+def _direction_cell(h: dict[str, Any]) -> str:
+    """``up``, with the heads' outputs when the model has them: ``up (P(up) 0.54, trend +0.21)``."""
+    extra = []
+    if "p_up" in h:
+        extra.append(f"P(up) {h['p_up']:.2f}")
+    if "trend" in h:
+        extra.append(f"trend {h['trend']:+.2f}")
+    return h["direction"] if not extra else f"{h['direction']} ({', '.join(extra)})"

@@ -497,7 +497,8 @@ def create_app(
         Answers: ``symbol, interval, time, close`` (the candle it is based on), ``level``,
         ``price_decimals``, ``regime``, ``model`` and per horizon ``predicted_return,
         sigma, lower_return, upper_return, predicted_price, lower_price, upper_price,
-        direction`` (and ``p_up`` for a model with the direction head).
+        direction`` (and ``p_up`` for a model with the direction head, ``trend`` with the
+        trend head).
         """
         body = memoized(req)
         if body is None:
