@@ -166,6 +166,21 @@ def test_realized_vol_of_alternating_returns():
     assert rv5 == pytest.approx(a * math.sqrt(24) / 5, rel=1e-9)  # 3 of one sign, 2 of the other
 
 
+def test_ewma_vol_is_the_riskmetrics_recursion_over_the_window():
+    rng = np.random.default_rng(4)
+    r = rng.normal(0, 0.01, 30)
+    x = 50.0 * np.exp(np.concatenate([[0.0], np.cumsum(r)]))  # 31 closes: 30 returns
+    (got,) = FeatureExtraction(groups=("ewma_vol",)).execute(x)
+    var = weight = 0.0  # the recursion s2 <- 0.94 s2 + r^2, normalized by its weights
+    for ret in np.log(x[1:] / x[:-1]):
+        var, weight = 0.94 * var + ret * ret, 0.94 * weight + 1.0
+    assert got == pytest.approx(math.sqrt(var / weight), rel=1e-12)
+    constant = 100.0 * np.exp(0.02 * np.arange(12))  # every return 0.02
+    assert FeatureExtraction(groups=("ewma_vol",)).execute(constant)[0] == pytest.approx(0.02)
+    scaled = FeatureExtraction(groups=("ewma_vol",)).execute(7.0 * x)
+    assert scaled[0] == pytest.approx(got, rel=1e-12)  # scale-free
+
+
 def test_volume_z_score():
     v = [math.e - 1, math.e**2 - 1, math.e**3 - 1]  # log1p: 1, 2, 3 -> z = 1 / sqrt(2/3)
     rows = np.array([[10.0, 11.0, 9.0, 10.0, x] for x in v])
@@ -230,7 +245,7 @@ def test_config_fields_and_sizes():
         (("returns", "returns"), "groups names 'returns' twice"),
         ((1,), "got 1 in it"),
         (None, "groups must be a non-empty list"),
-        (tuple(GROUP_CHOICES) * 2, "at most once, got 12"),
+        (tuple(GROUP_CHOICES) * 2, f"at most once, got {2 * len(GROUP_CHOICES)}"),
     ],
 )
 def test_bad_groups_are_one_line(groups, match):

@@ -10,7 +10,7 @@ torch.set_num_threads(1)
 
 TINY = {
     "buffer": {"buffer_size": 20, "step_size": 1},
-    "features": {"window_size": 4},
+    "features": {"window_size": 4, "groups": ["trend_fft"]},
     "model": {"seq_len": 6, "hidden_dim": 8, "num_layers": 1},
     "training": {"epochs": 2, "batch_size": 64, "val_fraction": 0.2},
     "evaluation": {"test_fraction": 0.2},

@@ -14,7 +14,7 @@ from model import MissingExtraError, metrics
 KINDS = ("lstm", "seq2seq", "gbdt", "rf", "ensemble")
 SMALL = {
     "buffer": {"buffer_size": 20, "step_size": 1},
-    "features": {"window_size": 4},
+    "features": {"window_size": 4, "groups": ["trend_fft"]},
     "model": {"seq_len": 6, "hidden_dim": 8, "num_layers": 1},
     "training": {"epochs": 2, "batch_size": 128, "val_fraction": 0.2},
 }

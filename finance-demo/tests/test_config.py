@@ -32,7 +32,7 @@ def test_good_settings(args, expected):
 
 
 def test_settings_round_trip_through_file_layout():
-    s = load_settings({"buffer": {"buffer_size": 33}, "model": {"horizons": [1, 2]}})
+    s = load_settings({"buffer": {"buffer_size": 36}, "model": {"horizons": [1, 2]}})
     assert load_settings(s.to_dict()) == s
 
 
@@ -55,9 +55,9 @@ def test_pipeline_sizes():
 
 def test_settings_file(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("buffer:\n  buffer_size: 25\ntraining:\n  epochs: 3\n")
+    path.write_text("buffer:\n  buffer_size: 40\ntraining:\n  epochs: 3\n")
     s = load_settings_file(path)
-    assert (s.pipeline.buffer_size, s.training.epochs) == (25, 3)
+    assert (s.pipeline.buffer_size, s.training.epochs) == (40, 3)
 
 
 def test_settings_file_typo_names_file_and_key(tmp_path):

@@ -41,4 +41,4 @@ def test_all_groups_on_samples_and_the_dataset(candles):
     assert np.array_equal(
         bulk[::97], np.stack([fx.execute(rows[i : i + 40]) for i in range(0, len(bulk), 97)])
     )
-    assert spec.model.input_dim == bulk.shape[1] == 21
+    assert spec.model.input_dim == bulk.shape[1] == 22

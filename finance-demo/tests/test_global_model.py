@@ -162,6 +162,18 @@ def test_bad_symbol_sets(market, tiny_settings, make_candles):
         train_global({"LOUD": market["LOUD"], "SHORT": make_candles(30)}, tiny_settings)
 
 
+def test_the_sigma_anchor_is_off_for_one_global_model(market, tiny_settings):
+    features = dataclasses.replace(tiny_settings.features, groups=("trend_fft", "ewma_vol"))
+    auto = dataclasses.replace(tiny_settings, features=features)
+    assert auto.model.sigma_anchor_index is not None  # per-symbol models would blend
+    model = train_global(market, auto, embedding=False)
+    assert model.config.sigma_anchor_index is None  # its inputs are scaled per symbol
+    ewma = dataclasses.replace(auto.model, sigma_anchor="ewma_vol")
+    named = dataclasses.replace(auto, model=ewma)
+    with pytest.raises(SettingsError, match="sigma_anchor ewma_vol does not work with one global"):
+        train_global(market, named)
+
+
 def test_global_model_of_another_kind(market, tiny_settings):
     model = train_global(market, tiny_settings, kind="gbdt")
     assert model.kind == "gbdt"

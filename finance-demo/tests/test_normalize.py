@@ -13,7 +13,7 @@ def short_candles(make_candles):
 def _tiny(normalize):
     return {
         "buffer": {"buffer_size": 20},
-        "features": {"window_size": 4, "normalize": normalize},
+        "features": {"window_size": 4, "normalize": normalize, "groups": ["trend_fft"]},
         "model": {"seq_len": 6, "hidden_dim": 4, "num_layers": 1},
         "training": {"epochs": 1, "batch_size": 64},
     }

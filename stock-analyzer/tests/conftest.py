@@ -10,7 +10,7 @@ torch.set_num_threads(1)
 TINY_YAML = """\
 data: {symbol: ^GSPC, period: max, interval: 1d, source: sample}
 buffer: {buffer_size: 20, step_size: 1}
-features: {window_size: 4, normalize: last}
+features: {window_size: 4, normalize: last, groups: [trend_fft]}
 model: {seq_len: 6, horizons: [1], hidden_dim: 8, num_layers: 1}
 training: {epochs: 2, batch_size: 256, seed: 0}
 """

@@ -13,6 +13,7 @@ from stock_analyzer.cli import cli
 
 TINY = [
     "--source", "sample", "--symbol", "^GSPC", "--buffer-size", "20", "--window-size", "4",
+    "--groups", "trend_fft",
     "--seq-len", "5", "--hidden-dim", "4", "--num-layers", "1", "--epochs", "2",
     "--horizons", "1,3", "-q",
 ]  # fmt: skip

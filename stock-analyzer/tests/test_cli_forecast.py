@@ -10,7 +10,7 @@ from stock_analyzer.cli import cli
 
 TWO_HORIZONS = """\
 buffer: {buffer_size: 20, step_size: 1}
-features: {window_size: 4, normalize: last}
+features: {window_size: 4, normalize: last, groups: [trend_fft]}
 model: {seq_len: 6, horizons: [1, 5], hidden_dim: 8, num_layers: 1}
 training: {epochs: 1, batch_size: 256, seed: 0}
 """

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from stock_analyzer.cli import cli
 
 TINY = ["--source", "sample", "--epochs", "1", "--hidden-dim", "8", "--num-layers", "1"]
-TINY += ["--seq-len", "6", "--buffer-size", "20", "--window-size", "4"]
+TINY += ["--seq-len", "6", "--buffer-size", "20", "--window-size", "4", "--groups", "trend_fft"]
 
 
 def run(argv):

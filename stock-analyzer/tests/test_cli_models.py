@@ -14,7 +14,8 @@ from stock_analyzer.cli import cli
 
 EXE = Path(sys.executable).parent / "stock-analyzer"
 TINY = [
-    "--buffer-size", "20", "--window-size", "4", "--seq-len", "5", "--hidden-dim", "4",
+    "--buffer-size", "20", "--window-size", "4", "--groups", "trend_fft", "--seq-len", "5",
+    "--hidden-dim", "4",
     "--num-layers", "1", "--epochs", "1", "--batch-size", "256", "-q",
 ]  # fmt: skip
 

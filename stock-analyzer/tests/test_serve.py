@@ -23,12 +23,13 @@ from model import Model
 EXE = Path(sys.executable).parent / "stock-analyzer"
 TOKEN = "test-token-5f1c"
 TINY = [
-    "--buffer-size", "20", "--window-size", "4", "--seq-len", "5", "--hidden-dim", "4",
+    "--buffer-size", "20", "--window-size", "4", "--groups", "trend_fft", "--seq-len", "5",
+    "--hidden-dim", "4",
     "--num-layers", "1", "--epochs", "1", "--batch-size", "256", "--horizons", "1,5", "-q",
 ]  # fmt: skip
 TINY_SETTINGS = {
     "buffer": {"buffer_size": 20},
-    "features": {"window_size": 4},
+    "features": {"window_size": 4, "groups": ["trend_fft"]},
     "model": {"seq_len": 5, "hidden_dim": 4, "num_layers": 1},
     "training": {"epochs": 1},
 }

@@ -13,7 +13,8 @@ ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "settings.yaml"
 #: Sizes that keep a training run well under a second.
 TINY_FLAGS = [
-    "--period", "2y", "--buffer-size", "20", "--window-size", "4", "--seq-len", "5",
+    "--period", "2y", "--buffer-size", "20", "--window-size", "4", "--groups", "trend_fft",
+    "--seq-len", "5",
     "--hidden-dim", "4", "--num-layers", "1", "--epochs", "1", "--batch-size", "256",
 ]  # fmt: skip
 
@@ -72,7 +73,7 @@ def test_precedence_flag_over_file_over_default(tmp_path, captured):
     path = tmp_path / "s.yaml"
     path.write_text(
         "data: {symbol: ^GSPC, source: sample}\n"
-        "buffer: {buffer_size: 30}\n"
+        "buffer: {buffer_size: 40}\n"
         "model: {hidden_dim: 16, horizons: [1, 2]}\n"
         "training: {num_threads: 2}\n"
     )
@@ -80,7 +81,7 @@ def test_precedence_flag_over_file_over_default(tmp_path, captured):
     argv += ["--attention", "--normalize", "none", "--num-threads", "none", "-q"]
     CliRunner().invoke(cli, [str(a) for a in argv])
     s = captured["settings"]
-    assert s.buffer.buffer_size == 30  # file
+    assert s.buffer.buffer_size == 40  # file
     assert s.model.hidden_dim == 8 and s.model.horizons == (1, 5, 20)  # flags
     assert s.model.attention is True and s.features.normalize == "none"
     assert s.training.num_threads is None  # --num-threads none

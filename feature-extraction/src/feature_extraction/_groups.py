@@ -33,6 +33,8 @@ _GK = 2.0 * math.log(2.0) - 1.0
 _LAGS = (1, 2, 5, 10)
 _LAG_AT = np.array([-1 - lag for lag in _LAGS])
 _RV = (5, 10, 20)
+#: RiskMetrics' decay of the EWMA variance (daily data, J.P. Morgan 1996).
+_EWMA_LAMBDA = 0.94
 _RSI = 14
 _BB = 20
 _A = {n: 2.0 / (n + 1.0) for n in (12, 26, 9)}
@@ -143,6 +145,20 @@ def _lstd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
+def _ewma_weights(b: int) -> np.ndarray:
+    """Weights of the ``b - 1`` squared log returns of a window, newest largest, sum 1.
+
+    ``w[k] ~ lambda ** (b - 2 - k)``: the EWMA variance of the window's returns (started
+    inside the window, so both paths see exactly the window), normalized by its total
+    weight. Both paths take the same weighted sum left to right.
+    """
+    w = _EWMA_LAMBDA ** np.arange(b - 2, -1, -1, dtype=np.float64)
+    w /= w.sum()
+    w.flags.writeable = False
+    return w
+
+
+@functools.cache
 def _macd_weights(b: int) -> tuple[np.ndarray, np.ndarray]:
     """Weights ``(wm, ws)`` with ``MACD = sum(wm * x)`` and ``signal = sum(ws * x)``.
 
@@ -193,6 +209,12 @@ def window_groups(
             if lr is None:
                 lr = _log_returns(x)
             out.append(np.concatenate([_lstd(lr[-n:])[1] for n in _RV]))
+        elif g == "ewma_vol":
+            if lr is None:
+                lr = _log_returns(x)
+            sq = lr * lr
+            sq *= _ewma_weights(b)
+            out.append(np.sqrt(_lsum(sq)))
         elif g == "range_vol":
             assert cols is not None
             hl2, gk, rs = _range_terms(cols[0], cols[1], cols[2], cols[3])
@@ -257,7 +279,7 @@ def series_groups(
     # lr[p] = log(x[p] / x[p-1]), and lr[0] = NaN is never read). The three range_vol
     # terms, summed over the same positions, share one (3, T) array: one vector operation
     # per window position adds all three.
-    need_lr = "realized_vol" in groups
+    need_lr = "realized_vol" in groups or "ewma_vol" in groups
     need_range = "range_vol" in groups
     need_lv = "volume" in groups
     need_gl = "technical" in groups
@@ -293,7 +315,14 @@ def series_groups(
 
     if need_lr or need_range or need_lv or need_gl:
         run(terms, range(0, T, piece))
-    sizes = {"returns": 4, "realized_vol": 3, "range_vol": 3, "volume": 1, "technical": 4}
+    sizes = {
+        "returns": 4, "realized_vol": 3, "range_vol": 3, "volume": 1, "technical": 4,
+        "ewma_vol": 1,
+    }  # fmt: skip
+    sq = None
+    if "ewma_vol" in groups:  # the squared log returns, element-wise like lr itself
+        assert lr is not None
+        sq = lr * lr
     if outs is None:
         outs = [np.empty((n, sizes[g])) for g in groups]
 
@@ -352,6 +381,15 @@ def series_groups(
                 assert lr is not None
                 for k, m in enumerate(_RV):
                     part[:, k] = sstd(lr, B - m)[1]
+            elif g == "ewma_vol":
+                assert sq is not None
+                w = _ewma_weights(B)
+                acc = at(sq, 1) * w[0]
+                tmp = np.empty(nc)
+                for j in range(2, B):
+                    np.multiply(at(sq, j), w[j - 1], out=tmp)
+                    acc += tmp
+                part[:, 0] = np.sqrt(acc)
             elif g == "range_vol":
                 assert rng3 is not None
                 s_hl2, s_gk, s_rs = ssum(rng3, 0)

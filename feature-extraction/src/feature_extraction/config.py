@@ -24,7 +24,9 @@ FEATURE_NAMES: tuple[str, ...] = ("ma", "slope", "slope_std", "freq_idx", "freq_
 OHLCV: tuple[str, ...] = ("Open", "High", "Low", "Close", "Volume")
 
 #: Names of the feature groups.
-FeatureGroup = Literal["trend_fft", "returns", "range_vol", "realized_vol", "volume", "technical"]
+FeatureGroup = Literal[
+    "trend_fft", "returns", "range_vol", "realized_vol", "volume", "technical", "ewma_vol"
+]
 
 #: Accepted values of ``groups``' items.
 GROUP_CHOICES: tuple[str, ...] = get_args(FeatureGroup)
@@ -75,6 +77,7 @@ GROUPS: dict[str, GroupSpec] = {
             35,
             why="MACD's slow EMA 26 + signal 9",
         ),
+        GroupSpec("ewma_vol", ("ewma_vol",), 11, why="10 log returns"),
     )
 }
 
@@ -127,7 +130,8 @@ class FeatureConfig:
             Garman-Klass, Rogers-Satchell volatility; needs OHLCV), realized_vol (std of
             the last 5, 10, 20 log returns; windows >= 21), volume (z-score of the last
             log volume; needs OHLCV), technical (RSI 14, MACD and signal over price,
-            Bollinger %b; windows >= 35).
+            Bollinger %b; windows >= 35), ewma_vol (RiskMetrics EWMA volatility, lambda
+            0.94, of the window's log returns; windows >= 11).
 
     Raises:
         ValueError: A field has a bad value; the message starts with the field's name.
@@ -211,8 +215,8 @@ class FeatureConfig:
 
         ``trend_fft`` needs ``max(3, window_size + 1)``: the moving average of a window of
         ``B`` points has ``B - window_size + 1`` values, and its gradient needs at least
-        two of them. ``returns`` needs 11, ``realized_vol`` 21, ``technical`` 35,
-        ``volume`` 2, ``range_vol`` 1.
+        two of them. ``returns`` and ``ewma_vol`` need 11, ``realized_vol`` 21,
+        ``technical`` 35, ``volume`` 2, ``range_vol`` 1.
         """
         return max(self.group_min_window(g) for g in self.groups)
 

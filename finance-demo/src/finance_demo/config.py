@@ -337,6 +337,14 @@ class PipelineSpec:
                 f"the network takes {self.model.input_dim} features per step, the features "
                 f"settings make {n}"
             )
+        index = self.model.sigma_anchor_index
+        if index is not None:
+            name = self.features.feature_names(self.buffer.channels)[index]
+            if name not in ANCHOR_FEATURES:
+                raise SettingsError(
+                    f"model.sigma_anchor_index {index} is feature {name!r}, not a volatility "
+                    f"({', '.join(ANCHOR_FEATURES)})"
+                )
         if self.buffer.channel_shape != self.features.channel_shape:
             what = "OHLCV candles" if self.features.needs_ohlcv else "closes"
             raise SettingsError(
@@ -344,7 +352,9 @@ class PipelineSpec:
                 f"features.groups {','.join(self.features.groups)}), "
                 f"got {self.buffer.channel_shape}"
             )
-        for g in self.features.groups:
+        # the most demanding group first: the message names the size that is enough
+        groups = sorted(self.features.groups, key=self.features.group_min_window, reverse=True)
+        for g in groups:
             need = self.features.group_min_window(g)
             if g != "trend_fft" and self.buffer.buffer_size < need:
                 raise SettingsError(
@@ -390,6 +400,9 @@ class PipelineSpec:
         parts["buffer"].setdefault("channel_shape", features.channel_shape)
         buffer = BufferConfig(**parts["buffer"])
         parts["model"].setdefault("input_dim", features.n_features(buffer.channels))
+        anchor = parts["model"].get("sigma_anchor", "auto")
+        if isinstance(anchor, str) and "sigma_anchor_index" not in parts["model"]:
+            parts["model"]["sigma_anchor_index"] = anchor_index(features, buffer.channels, anchor)
         return cls(buffer, features, ModelConfig(**parts["model"]), **own)
 
     buffer_size = property(lambda self: self.buffer.buffer_size, doc="Closes per window.")
@@ -467,6 +480,51 @@ class PipelineSpec:
         return cls(parts["buffer"], parts["features"], model, **own)
 
 
+#: Features that are a per-step volatility (a std of one-step log returns), the choices
+#: of ``model.sigma_anchor``; ``auto`` takes the first of them present.
+ANCHOR_FEATURES: tuple[str, ...] = (
+    "ewma_vol", "rv_20", "rv_10", "rv_5", "parkinson", "garman_klass", "rogers_satchell",
+)  # fmt: skip
+_AUTO_ANCHOR = "ewma_vol"
+
+
+def anchor_index(features: FeatureConfig, channels: int, anchor: str) -> int | None:
+    """The feature position that ``model.sigma_anchor`` names (``None``: no blend).
+
+    ``auto``: ``ewma_vol`` when the features have it (the ewma_vol group), else none.
+
+    Raises:
+        SettingsError: A name that is not a volatility feature of these features.
+    """
+    if anchor == "none":
+        return None
+    names = features.feature_names(channels)
+    if anchor == "auto":
+        return names.index(_AUTO_ANCHOR) if _AUTO_ANCHOR in names else None
+    if anchor not in ANCHOR_FEATURES:
+        raise SettingsError(
+            f"model.sigma_anchor must be auto, none or one of {', '.join(ANCHOR_FEATURES)}, "
+            f"got {anchor!r}"
+        )
+    if anchor not in names:
+        group = {"ewma_vol": "ewma_vol", "rv_20": "realized_vol", "rv_10": "realized_vol"}.get(
+            anchor, "realized_vol" if anchor == "rv_5" else "range_vol"
+        )
+        raise SettingsError(
+            f"model.sigma_anchor {anchor} needs the {group} feature group "
+            f"(features.groups {','.join(features.groups)})"
+        )
+    return names.index(anchor)
+
+
+#: The pipeline's default feature groups: every group, so that ``model.sigma_anchor``
+#: (``auto``) blends the interval with ``ewma_vol``. Chosen by walk-forward evidence
+#: (docs/ablation.md); ``FeatureConfig``'s own default stays the seed's ``trend_fft``
+#: (the feature-extraction package alone reads closes unless asked for more).
+PIPELINE_GROUPS: tuple[str, ...] = (
+    "trend_fft", "returns", "range_vol", "realized_vol", "volume", "technical", "ewma_vol",
+)  # fmt: skip
+
 #: The spec's own fields (the rest belong to the buffer, features and model configs).
 _SPEC_OWN = ("symbol", "interval", "level", "price_decimals")
 
@@ -483,7 +541,7 @@ SECTIONS: dict[str, type] = {
 
 #: Fields that are derived by the pipeline, not settings: neither keys nor flags.
 DERIVED: frozenset[tuple[str, str]] = frozenset(
-    {("model", "input_dim"), ("buffer", "channel_shape")}
+    {("model", "input_dim"), ("model", "sigma_anchor_index"), ("buffer", "channel_shape")}
 )
 
 #: Keys that moved between sections, for a helpful message on old files.
@@ -514,7 +572,7 @@ class Settings:
 
     data: DataConfig = field(default_factory=DataConfig)
     buffer: BufferConfig = field(default_factory=BufferConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
+    features: FeatureConfig = field(default_factory=lambda: FeatureConfig(groups=PIPELINE_GROUPS))
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
@@ -537,8 +595,10 @@ class Settings:
                 ) from None
             object.__setattr__(self, "buffer", buffer)
         input_dim = self.features.n_features(self.buffer.channels)
-        if self.model.input_dim != input_dim:
-            object.__setattr__(self, "model", dataclasses.replace(self.model, input_dim=input_dim))
+        index = anchor_index(self.features, self.buffer.channels, self.model.sigma_anchor)
+        if (self.model.input_dim, self.model.sigma_anchor_index) != (input_dim, index):
+            derived = {"input_dim": input_dim, "sigma_anchor_index": index}  # both at once
+            object.__setattr__(self, "model", dataclasses.replace(self.model, **derived))
         _ = self.pipeline  # the cross-section checks
 
     @property
@@ -894,6 +954,7 @@ def settings_schema() -> list[SettingField]:
         ['--buffer-size', '--step-size']
     """
     out: list[SettingField] = []
+    defaults = Settings()  # the pipeline's defaults (features.groups differs from the class's)
     for section, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         helps = _docstring_args(cls)
@@ -901,7 +962,7 @@ def settings_schema() -> list[SettingField]:
             if (section, f.name) in DERIVED:
                 continue
             item, choices, multiple, optional = _describe_type(hints[f.name])
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            default = getattr(getattr(defaults, section), f.name)
             if f.name not in helps:
                 raise TypeError(f"{cls.__name__}.{f.name} has no Args: entry in its docstring")
             out.append(

@@ -263,8 +263,15 @@ def _fit_global(
 
     train = [scaled(s, parts[s][0]) for s in symbols]
     val = [scaled(s, parts[s][1]) for s in symbols]
-    try:
-        config = dataclasses.replace(settings.model, input_dim=n_in + codes.shape[1])
+    if settings.model.sigma_anchor not in ("auto", "none"):
+        raise SettingsError(
+            f"model.sigma_anchor {settings.model.sigma_anchor} does not work with one global "
+            "model (its inputs are scaled per symbol); use auto or none"
+        )
+    try:  # no sigma blend: the shared network reads scaled inputs, not the volatility
+        config = dataclasses.replace(
+            settings.model, input_dim=n_in + codes.shape[1], sigma_anchor_index=None
+        )
     except ValueError as exc:
         raise SettingsError(f"the global network: {exc}") from None
     model = build_forecaster(kind, config)

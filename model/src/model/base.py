@@ -109,7 +109,7 @@ class ForecasterBase(ForecastChecks):
         Returns:
             A ``Forecast`` of ``(N, H)`` arrays.
         """
-        return self._with_interval(*self._mean_sigma(self._check_X(X)), level)
+        return self._with_interval(*self._mean_anchored(self._check_X(X)), level)
 
     def forecast_one(self, seq: Any, level: float = 0.9) -> Forecast:
         """The same for one sequence (the live path).
@@ -121,7 +121,7 @@ class ForecasterBase(ForecastChecks):
         Returns:
             A ``Forecast`` of ``(H,)`` arrays.
         """
-        mean, sigma = self._mean_sigma(self._check_seq(seq))
+        mean, sigma = self._mean_anchored(self._check_seq(seq))
         f = self._with_interval(mean, sigma, level)
         return Forecast(f.mean[0], f.sigma[0], f.lower[0], f.upper[0])
 

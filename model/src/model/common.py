@@ -12,6 +12,9 @@ from model.config import ModelConfig
 
 __all__ = ["Forecast", "ForecastChecks"]
 
+#: Floor of an anchor volatility (a flat window's 0 would make the blended sigma 0).
+_TINY_SIGMA = 1e-12
+
 
 @dataclass(frozen=True)
 class Forecast:
@@ -75,6 +78,26 @@ class ForecastChecks:
             raise ValueError(f"{name} must contain finite numbers only")
         return y
 
+    def _anchor(self, sigma: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``sigma`` blended with the anchor feature (``ModelConfig.sigma_anchor``).
+
+        ``sqrt(sigma * v * sqrt(h))`` per horizon ``h``, ``v`` the anchor feature at the
+        last timestep of each sequence (``X`` is ``(N, seq_len, input_dim)`` or one
+        ``(seq_len, input_dim)`` sequence); ``sigma`` unchanged without an anchor.
+        """
+        index = getattr(self.config, "sigma_anchor_index", None)
+        if index is None:
+            return sigma
+        v = np.asarray(X[..., -1, index], dtype=np.float64)
+        root_h = np.sqrt(np.asarray(self.config.horizons, dtype=np.float64))
+        anchor = np.maximum(v[..., None] * root_h, _TINY_SIGMA)
+        return np.sqrt(sigma * anchor.reshape(np.shape(sigma)))
+
+    def _mean_anchored(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``_mean_sigma`` of a checked batch, its sigma blended with the anchor."""
+        mean, sigma = self._mean_sigma(X)
+        return mean, self._anchor(sigma, X)
+
     def _with_interval(self, mu: np.ndarray, sigma: np.ndarray, level: float) -> Forecast:
         """The calibrated interval ``mu ± q·sigma`` around a forecast."""
         q = self.calibration.quantile(level, self.config.n_outputs)
@@ -92,7 +115,7 @@ class ForecastChecks:
         """
         X = self._check_X(X)
         y = self._check_y(y, X.shape[0])
-        mean, sigma = self._mean_sigma(X)
+        mean, sigma = self._mean_anchored(X)
         self.calibration = ConformalCalibration.from_residuals(y, mean, sigma)
 
     def update_calibration(self, X: Any, y: Any, window: int | None = 250) -> None:
@@ -111,7 +134,7 @@ class ForecastChecks:
         """
         X = self._check_X(X)
         y = self._check_y(y, X.shape[0])
-        mean, sigma = self._mean_sigma(X)
+        mean, sigma = self._mean_anchored(X)
         self.calibration = self.calibration.update(np.abs(y - mean) / sigma, window)
 
     # -- inference ----------------------------------------------------------------------

@@ -182,6 +182,17 @@ class ModelConfig(_DictConfig):
             standard deviation over the training rows: the sign and strength of the
             move over that horizon). LSTM kind only. Each at most once; a model file
             without this field loads as ``["return"]``.
+        sigma_anchor: Blend the predicted sigma with a volatility the features already
+            carry: ``"auto"`` (default: the ``ewma_vol`` feature when the features
+            have it, else none), ``"none"``, or a feature name (``ewma_vol``, ``rv_5``,
+            ``rv_10``, ``rv_20``, ``parkinson``, ``garman_klass``, ``rogers_satchell``).
+            The sigma of horizon ``h`` is then the geometric mean ``sqrt(sigma_model *
+            v * sqrt(h))`` of the model's and the feature's ``v``
+            (at the sequence's last step), before the conformal calibration: an
+            equal-weight combination of two volatility forecasts, chosen by the
+            walk-forward evidence in docs/ablation.md.
+        sigma_anchor_index: The anchor's position in the feature vector; derived from
+            ``sigma_anchor`` and the features by the pipeline (``None``: no blend).
 
     Examples:
         >>> ModelConfig(hidden_dim=16, horizons=(1, 5)).n_outputs
@@ -205,6 +216,8 @@ class ModelConfig(_DictConfig):
     head_hidden: tuple[int, ...] = ()
     layer_norm: bool = False
     heads: tuple[str, ...] = ("return",)
+    sigma_anchor: str = "auto"
+    sigma_anchor_index: int | None = None
 
     def __post_init__(self) -> None:
         for name, cap in self._CAPS.items():
@@ -217,6 +230,22 @@ class ModelConfig(_DictConfig):
                 raise ValueError(f"{name} must be true or false, got {_shown(getattr(self, name))}")
         object.__setattr__(self, "horizons", self._check_horizons(self.horizons))
         object.__setattr__(self, "heads", self._check_heads(self.heads))
+        anchor = self.sigma_anchor
+        if anchor is None:  # what a YAML null or the CLI's "none" reads as
+            object.__setattr__(self, "sigma_anchor", anchor := "none")
+        if not isinstance(anchor, str) or not anchor.strip():
+            raise ValueError(
+                f"sigma_anchor must be auto, none or a volatility feature's name, "
+                f"got {_shown(anchor)}"
+            )
+        index = self.sigma_anchor_index
+        if index is not None and (
+            isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.input_dim
+        ):
+            raise ValueError(
+                f"sigma_anchor_index must be a feature position in [0, {self.input_dim}) "
+                f"or null, got {_shown(index)}"
+            )
         if self.attention and self.feature_dim % self.num_heads:
             raise ValueError(
                 f"num_heads ({self.num_heads}) must divide hidden_dim * directions "

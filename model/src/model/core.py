@@ -257,7 +257,7 @@ class Model(ForecastChecks):
     def _forecast_batch(self, X: np.ndarray, level: float) -> Forecast:
         """``forecast`` of checked inputs, with each extra head's output (``p_up``, ``trend``)."""
         if not self.config.extra_heads:
-            return self._with_interval(*self._mean_sigma(X), level)
+            return self._with_interval(*self._mean_anchored(X), level)
         means, logvars = [], []
         extras: dict[str, list[np.ndarray]] = {h: [] for h in self.config.extra_heads}
         with torch.inference_mode():
@@ -269,9 +269,8 @@ class Model(ForecastChecks):
                 logvars.append(logvar.numpy())
                 for head, parts in extras.items():
                     parts.append(extra[head].numpy())
-        f = self._with_interval(
-            *self._unscale(np.concatenate(means), np.concatenate(logvars)), level
-        )
+        mu, sigma = self._unscale(np.concatenate(means), np.concatenate(logvars))
+        f = self._with_interval(mu, self._anchor(sigma, X), level)
         return self._with_heads(f, {h: np.concatenate(v) for h, v in extras.items()})
 
     def _mean_sigma(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -337,9 +336,11 @@ class Model(ForecastChecks):
         """
         if not self.config.extra_heads:
             mean, logvar = self._forward_one(seq)
-            return self._with_interval(*self._unscale(mean.numpy()[0], logvar.numpy()[0]), level)
+            mu, sigma = self._unscale(mean.numpy()[0], logvar.numpy()[0])
+            return self._with_interval(mu, self._anchor(sigma, np.asarray(seq)), level)
         mean, logvar, extra = self._forward_one(seq, heads=True)
-        f = self._with_interval(*self._unscale(mean.numpy()[0], logvar.numpy()[0]), level)
+        mu, sigma = self._unscale(mean.numpy()[0], logvar.numpy()[0])
+        f = self._with_interval(mu, self._anchor(sigma, np.asarray(seq)), level)
         return self._with_heads(f, {h: v.numpy()[0] for h, v in extra.items()})
 
     def predict(self, X: Any) -> np.ndarray:

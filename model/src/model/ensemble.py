@@ -109,6 +109,10 @@ class EnsembleForecaster(ForecasterBase):
             sigmas.append(f.sigma)
         return np.stack(means), np.stack(sigmas)
 
+    def _anchor(self, sigma: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The members' sigmas are blended already (each with its own anchor)."""
+        return sigma
+
     def _mean_sigma(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         means, sigmas = self._member_forecasts(X)
         w = self.weights[:, None, None]
