@@ -114,5 +114,5 @@ def test_the_pipeline_default_is_every_group_with_the_ewma_blend():
     assert s.features.feature_names(5)[s.model.sigma_anchor_index] == "ewma_vol"
     (groups,) = [f for f in settings_schema() if f.name == "groups"]
     assert groups.default == PIPELINE_GROUPS
-    with pytest.raises(SettingsError, match=r"buffer_size must be at least 35 for features\.groups"):
+    with pytest.raises(SettingsError, match=r"buffer_size must be at least 35 for features\."):
         load_settings({"buffer": {"buffer_size": 20}})

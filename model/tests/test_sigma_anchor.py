@@ -21,9 +21,7 @@ def _data(n=500, seed=0):
 
 
 def _config(**extra):
-    return ModelConfig(
-        input_dim=3, seq_len=8, hidden_dim=8, num_layers=1, horizons=(1, 4), **extra
-    )
+    return ModelConfig(input_dim=3, seq_len=8, hidden_dim=8, num_layers=1, horizons=(1, 4), **extra)
 
 
 @pytest.fixture(scope="module")
