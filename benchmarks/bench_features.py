@@ -19,7 +19,7 @@ buffer_size=50, stride 1, window_size=5, normalize="last":
 Part "groups" (``FeatureConfig.groups``), on a seeded OHLCV random walk of ``--prices``
 candles, buffer_size=50, stride 1, in the same run as a six-feature reference:
 
-* ``transform`` of each group alone and of all six groups (21 features), windows/s
+* ``transform`` of each group alone and of all seven groups (22 features), windows/s
   (median of ``--repeats`` interleaved rounds); target >= 1,000,000 windows/s for all;
 * ``transform`` = ``execute`` bit for bit on the first ``--loop-windows`` windows;
 * the emitting live tick (``finance_demo.System.process_row``, step_size 1, default

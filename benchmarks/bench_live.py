@@ -1,7 +1,7 @@
 """Live-path cost per tick: finance_demo.System against a recompute-everything reference.
 
-Measures, with the default pipeline (buffer 50, seq_len 20) and the default network
-(2-layer LSTM, hidden 32), torch on 1 thread as the live loop runs it:
+Measures, with the default sizes (buffer 50, seq_len 20), the six trend_fft features and
+the default network (2-layer LSTM, hidden 32), torch on 1 thread as the live loop runs it:
 
 1. a tick that emits no window (step_size 10): the close is pushed, nothing else;
 2. an emitting tick (step_size 1): System (features of the ONE new window, the previous
@@ -84,7 +84,9 @@ def main() -> None:
     torch.set_num_threads(1)
 
     candles = walk(3000)
-    settings = load_settings({"training": {"epochs": 1}})  # default pipeline + network
+    # the default network on the seed's six close-only features (the live tick with every
+    # feature group, on OHLCV rows, is bench_features.py --part groups)
+    settings = load_settings({"features": {"groups": ["trend_fft"]}, "training": {"epochs": 1}})
     model = train_model(candles, settings, symbol="WALK", interval="1d")
     closes = candles["Close"].to_numpy()
     print(f"default network {model.config.to_dict()}, pipeline {model.metadata['pipeline']}")
