@@ -132,3 +132,22 @@ def test_every_allowed_value_trains_from_the_example_file(field, value, tmp_path
     recorded = {**spec.buffer.to_dict(), **spec.features.to_dict(), **model.config.to_dict()}
     recorded.update(model.metadata["training"])
     assert recorded[field.name] == value
+
+
+def test_a_close_only_csv_with_the_default_groups_says_which_to_use(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    days = pd.bdate_range("2020-01-01", periods=300)
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 300)))
+    path = tmp_path / "close_only.csv"
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": close}).to_csv(path, index=False)
+    base = ["train", "--source", f"csv:{path}", "--symbol", "X", "--epochs", "1", "-q"]
+    base += ["-o", str(tmp_path / "m.pt")]
+    result = CliRunner().invoke(cli, base)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("Error:")]
+    hint = "--groups trend_fft,returns,realized_vol,technical,ewma_vol"
+    assert "filled in (a close-only source)" in line and line.endswith(hint)
+    again = CliRunner().invoke(cli, [*base, *hint.split()])
+    assert again.exit_code == 0, again.output

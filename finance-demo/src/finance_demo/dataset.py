@@ -112,10 +112,11 @@ def feature_inputs(candles: Any, features: Any) -> np.ndarray:
     used = {c for g in needing for c in GROUPS[g].columns if c != "Close"}
     filled = [c for c in getattr(candles, "attrs", {}).get("filled_columns", ()) if c in used]
     if filled:
+        close_only = ",".join(g for g in GROUPS if not GROUPS[g].needs_ohlcv)
         raise PipelineError(
             f"features.groups {','.join(needing)} need real {'/'.join(filled)} values, but "
             f"the candles' {'/'.join(filled)} were filled in (a close-only source); use "
-            "close-only groups (trend_fft, returns, realized_vol, technical)"
+            f"close-only groups: --groups {close_only}"
         )
     missing = [c for c in OHLCV if c not in candles.columns]
     if missing:
