@@ -163,8 +163,9 @@ def bench_groups(args: argparse.Namespace) -> None:
         f"live emitting tick, six features (process_candle): p50 {s50:.3f} ms, "
         f"p99 {s99:.3f} ms, CPU p50 {sc50:.3f} ms ({len(stream):,} ticks)"
     )
+    width = systems["all"].model.config.input_dim
     print(
-        f"live emitting tick, all groups, 21 features (process_row): p50 {a50:.3f} ms, "
+        f"live emitting tick, all groups, {width} features (process_row): p50 {a50:.3f} ms, "
         f"p99 {a99:.3f} ms, CPU p50 {ac50:.3f} ms; of which features.execute (wall): "
         f"p50 {f50:.3f} ms, p99 {f99:.3f} ms"
     )
