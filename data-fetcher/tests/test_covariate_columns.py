@@ -82,3 +82,15 @@ def test_resampling_takes_each_bins_last_value_nan_included():
     assert out["Close"].tolist() == [2.0, 4.0, 6.0]
     vix = out["vix"].tolist()
     assert vix[0] == 11.0 and math.isnan(vix[1]) and vix[2] == 15.0  # no silent fill
+
+
+def test_written_csv_reads_back_with_its_covariates(tmp_path):
+    from data_fetcher import write_candles_csv
+
+    path = tmp_path / "cov.csv"
+    path.write_text(TEXT)
+    candles = read_candles_csv(path)
+    out = tmp_path / "out.csv"
+    write_candles_csv(candles, out)
+    back = read_candles_csv(out)
+    pd.testing.assert_frame_equal(back, candles)  # NaN cells included

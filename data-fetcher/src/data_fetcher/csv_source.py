@@ -62,7 +62,8 @@ def write_candles_csv(candles: pd.DataFrame, path_or_buffer, *, symbol: str = "?
 
     The index column is headed ``NAME[ZONE]`` (e.g. ``Datetime[America/New_York]``) and
     holds ISO-8601 stamps with their UTC offset (nanoseconds kept); prices and volumes
-    are written with ``repr`` precision, so every float comes back bit for bit. A path
+    are written with ``repr`` precision, so every float comes back bit for bit. Extra
+    numeric columns (covariates) follow the five candle columns (NaN as a blank cell). A path
     ending in ``.gz``, ``.bz2``, ``.zip``, ``.xz`` or ``.zst`` is compressed.
 
     Args:
@@ -78,12 +79,12 @@ def write_candles_csv(candles: pd.DataFrame, path_or_buffer, *, symbol: str = "?
         >>> buffer.getvalue().splitlines()[0]
         'Date[America/New_York],Open,High,Low,Close,Volume'
     """
-    frame = validate_candles(candles, symbol)
+    frame = validate_candles(candles, symbol, extras=True)
     zone = str(frame.index.tz)
     stamps = [t.isoformat() for t in frame.index]
     out = pd.DataFrame({f"{frame.index.name or 'Date'}[{zone}]": stamps})
-    for col in COLUMNS:
-        out[col] = [repr(float(v)) for v in frame[col].to_numpy()]
+    for col in frame.columns:  # the candles, then their extra numeric columns (covariates)
+        out[col] = [repr(float(v)) if v == v else "" for v in frame[col].to_numpy()]
     if isinstance(path_or_buffer, (str, Path)):
         out.to_csv(Path(path_or_buffer), index=False, compression="infer")
     else:
