@@ -215,3 +215,29 @@ def test_an_informative_covariate_reaches_the_network():
     model = train_model(candles, settings, symbol="^GSPC", interval="1d")
     h1 = model.metadata["evaluation"]["h1"]
     assert h1["mae"] < 0.35 * h1["mae_persistence"], h1
+
+
+def test_the_live_loop_on_a_replay_with_covariates(tmp_path, sample):
+    """Activator over a replayed frame: the rows carry the covariates; a gap is a bad candle."""
+    from data_fetcher import Fetcher
+    from finance_demo import Activator
+
+    model = model_for(sample)
+    feed = Fetcher.from_frame(sample, symbol="^GSPC", interval="1d", replay_start=-40)
+    log = tmp_path / "live.jsonl"
+    summary = Activator(feed, System(model), max_ticks=40, log=log).execute()
+    assert (summary.ticks, summary.predictions, summary.bad_candles) == (40, 40, 0)
+    # the live predictions are the batch ones at the same ticks
+    import json
+
+    batch = batch_predict(model, sample).set_index("time")
+    preds = [json.loads(line) for line in log.read_text().splitlines()]
+    preds = [r for r in preds if r["type"] == "prediction"]
+    got = np.array([r["predicted_return"] for r in preds])
+    want = batch["predicted_return"].to_numpy()[-40:]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    gap = sample.copy()
+    gap.loc[gap.index[-10], "vix"] = np.nan
+    feed = Fetcher.from_frame(gap, symbol="^GSPC", interval="1d", replay_start=-40)
+    summary = Activator(feed, System(model), max_ticks=40).execute()
+    assert summary.bad_candles == 1 and summary.predictions == 39
