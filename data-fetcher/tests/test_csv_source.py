@@ -18,7 +18,9 @@ def test_good_layout(tmp_path, args, expected):
     assert candles["Close"].tolist() == expected["close"]
     assert candles["Open"].iloc[0] == expected["open0"]
     assert str(candles.index.tz) == expected["tz"]
-    assert list(candles.columns) == ["Open", "High", "Low", "Close", "Volume"]
+    # extra numeric columns (covariates) are kept after the candles; text columns are not
+    extras = expected.get("extras", [])
+    assert list(candles.columns) == ["Open", "High", "Low", "Close", "Volume", *extras]
 
 
 def test_bad_layout(tmp_path, args, expected):

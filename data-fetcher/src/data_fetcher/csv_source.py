@@ -62,7 +62,8 @@ def write_candles_csv(candles: pd.DataFrame, path_or_buffer, *, symbol: str = "?
 
     The index column is headed ``NAME[ZONE]`` (e.g. ``Datetime[America/New_York]``) and
     holds ISO-8601 stamps with their UTC offset (nanoseconds kept); prices and volumes
-    are written with ``repr`` precision, so every float comes back bit for bit. A path
+    are written with ``repr`` precision, so every float comes back bit for bit. Extra
+    numeric columns (covariates) follow the five candle columns (NaN as a blank cell). A path
     ending in ``.gz``, ``.bz2``, ``.zip``, ``.xz`` or ``.zst`` is compressed.
 
     Args:
@@ -78,12 +79,12 @@ def write_candles_csv(candles: pd.DataFrame, path_or_buffer, *, symbol: str = "?
         >>> buffer.getvalue().splitlines()[0]
         'Date[America/New_York],Open,High,Low,Close,Volume'
     """
-    frame = validate_candles(candles, symbol)
+    frame = validate_candles(candles, symbol, extras=True)
     zone = str(frame.index.tz)
     stamps = [t.isoformat() for t in frame.index]
     out = pd.DataFrame({f"{frame.index.name or 'Date'}[{zone}]": stamps})
-    for col in COLUMNS:
-        out[col] = [repr(float(v)) for v in frame[col].to_numpy()]
+    for col in frame.columns:  # the candles, then their extra numeric columns (covariates)
+        out[col] = [repr(float(v)) if v == v else "" for v in frame[col].to_numpy()]
     if isinstance(path_or_buffer, (str, Path)):
         out.to_csv(Path(path_or_buffer), index=False, compression="infer")
     else:
@@ -135,10 +136,13 @@ def read_candles_csv(
     ``Time`` (or an unnamed first column, as ``DataFrame.to_csv`` writes it); column names
     in any case, with spaces or underscores; an ``Adj Close`` column, which adjusts
     Open/High/Low/Close the way yfinance's ``auto_adjust`` does (and stands for Close when
-    there is no Close); extra columns are ignored. A missing ``Volume`` is filled with 0
-    (with a warning). A close-only file (a date and a close column) is accepted: Open, High
-    and Low are set to Close and Volume to 0 (one info line). The columns filled this way
-    are listed in ``candles.attrs["filled_columns"]``. Anything else is a
+    there is no Close). Extra numeric columns (covariates such as ``vix``: numbers, blanks
+    allowed) are kept after the five candle columns, as float64 on the same rows (a blank
+    or a cell that is not a number is NaN); text columns are ignored. A missing ``Volume``
+    is filled with 0 (with a warning). A close-only file (a date and a close column) is
+    accepted: Open, High and Low are set to Close and Volume to 0 (one info line). The
+    columns filled this way are listed in ``candles.attrs["filled_columns"]``. Anything
+    else is a
     :class:`DataError` naming the file and the problem.
 
     Args:
@@ -235,6 +239,12 @@ def _read_candles_csv(path: Path, name: str, tz: str) -> pd.DataFrame:
         if target and target not in renamed.values():
             renamed[column] = target
     frame = raw.rename(columns=renamed)[list(renamed.values())]
+    # extra columns (covariates such as vix): kept beside the candles when numeric
+    for column in raw.columns:
+        if column != date_col and column not in renamed and _key(column) not in _ALIASES:
+            extra = str(column).strip()
+            if extra and extra not in frame and extra not in COLUMNS:
+                frame[extra] = raw[column]
     if raw.empty:
         raise DataError(f"{name}: the CSV file has a header but no rows")
     if "Close" not in frame and "Adj Close" in frame:
@@ -270,7 +280,7 @@ def _read_candles_csv(path: Path, name: str, tz: str) -> pd.DataFrame:
     frame.index = _parse_dates(raw[date_col], name, tz, zone)
     frame.index.name = base if zone is not None and base else "Date"
     adj = frame.pop("Adj Close") if "Adj Close" in frame else None
-    candles = validate_candles(frame, name)
+    candles = validate_candles(frame, name, extras=True)
     if adj is not None:
         adj = pd.to_numeric(adj, errors="coerce")
         adj = adj[~adj.index.duplicated(keep="first")].reindex(candles.index)

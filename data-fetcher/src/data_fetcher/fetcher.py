@@ -170,7 +170,8 @@ class Fetcher:
         """Play any candles frame back as a live feed (a replay source).
 
         Args:
-            candles: Candles (validated; a naive index is read as UTC).
+            candles: Candles (validated; a naive index is read as UTC); its extra numeric
+                columns (covariates) are kept.
             symbol: Named in messages.
             interval: Resample to this interval when coarser than the frame's (inferred)
                 native interval; ``None`` keeps the frame as it is.
@@ -181,7 +182,9 @@ class Fetcher:
         """
         from .validate import validate_candles
 
-        frame = to_interval(validate_candles(candles, symbol, tz="UTC"), interval, symbol)
+        frame = to_interval(
+            validate_candles(candles, symbol, tz="UTC", extras=True), interval, symbol
+        )
         source = ReplaySource(
             frame, symbol=symbol, replay_start=replay_start, label="frame", interval=interval
         )

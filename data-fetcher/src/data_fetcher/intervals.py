@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError
@@ -241,8 +242,9 @@ def resample_candles(
 ) -> pd.DataFrame:
     """Aggregate candles to a coarser interval.
 
-    Each bin takes the first Open, max High, min Low, last Close and summed Volume; bins
-    without any candle are dropped. Weeks start on Monday and months on the 1st.
+    Each bin takes the first Open, max High, min Low, last Close and summed Volume (and
+    an extra column, a covariate, its value at the bin's last candle); bins without any
+    candle are dropped. Weeks start on Monday and months on the 1st.
 
     Args:
         candles: Candles at the ``native`` interval.
@@ -270,6 +272,16 @@ def resample_candles(
             "Volume": grouped["Volume"].sum(),
         }
     )
+    extras = [c for c in candles.columns if c not in out.columns]
+    if extras:  # covariates: the value at each bin's last candle, NaN kept
+        last = pd.Series(np.arange(len(candles)), index=candles.index).resample(rule, **kwargs)
+        rows = last.max()
+        full = rows.notna().to_numpy()
+        taken = candles[extras].iloc[rows[full].to_numpy(dtype=np.int64)]
+        for col in extras:
+            values = np.full(len(out), np.nan)
+            values[full] = taken[col].to_numpy(dtype=np.float64)
+            out[col] = values
     counts = grouped["Close"].count()
     out = out[counts > 0]
     out.index.name = candles.index.name

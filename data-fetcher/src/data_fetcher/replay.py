@@ -86,7 +86,7 @@ class ReplaySource(CandleSource):
         interval: str | None = None,
     ) -> None:
         self.symbol = symbol
-        self.candles = validate_candles(candles, symbol)
+        self.candles = validate_candles(candles, symbol, extras=True)
         self._values = self.candles.to_numpy(dtype="float64")
         #: The candles' interval: as given, else inferred from the stamps (``None`` if
         #: irregular).

@@ -9,7 +9,14 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["COLUMNS", "MAX_PRICE", "MAX_VOLUME", "check_nanosecond_range", "validate_candles"]
+__all__ = [
+    "COLUMNS",
+    "MAX_PRICE",
+    "MAX_VOLUME",
+    "check_nanosecond_range",
+    "extra_columns",
+    "validate_candles",
+]
 
 COLUMNS: tuple[str, ...] = ("Open", "High", "Low", "Close", "Volume")
 _PRICES = ["Open", "High", "Low", "Close"]
@@ -79,7 +86,40 @@ def _check_values(frame: pd.DataFrame, symbol: str) -> None:
             raise DataError(f"{symbol}: " + message.format(col=col, value=value, stamp=stamp))
 
 
-def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = None) -> pd.DataFrame:
+def extra_columns(candles: pd.DataFrame) -> list[str]:
+    """The numeric columns of ``candles`` beyond the candles' own (covariates), in order.
+
+    A column counts when its dtype is numeric (not bool), or when at least one of its
+    cells reads as a number (a CSV column of numbers with a few blanks or ``n/a``); a
+    text column (a ``Symbol`` column, notes) does not. ``Adj Close`` and non-string
+    column names are never extra columns.
+
+    Args:
+        candles: A candles frame.
+
+    Returns:
+        The column names.
+    """
+    out = []
+    for col in candles.columns:
+        if not isinstance(col, str) or col in COLUMNS or col == "Adj Close":
+            continue
+        values = candles[col]
+        if not isinstance(values, pd.Series):  # a duplicated column name
+            continue
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        if (
+            pd.api.types.is_numeric_dtype(values)
+            or pd.to_numeric(values, errors="coerce").notna().any()
+        ):
+            out.append(col)
+    return out
+
+
+def validate_candles(
+    candles: pd.DataFrame, symbol: str, *, tz: str | None = None, extras: bool = False
+) -> pd.DataFrame:
     """Return a clean copy of ``candles`` that meets the candles contract.
 
     Keeps exactly ``Open, High, Low, Close, Volume`` as float64 on a tz-aware, strictly
@@ -88,10 +128,16 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
     dropped and counted in a warning; OHLC inconsistencies (High below Open/Close, Low
     above them) are warned about.
 
+    With ``extras``, the :func:`extra_columns` (covariates such as ``vix``) are kept after
+    those five, as float64 on the same rows: a cell that is not a number becomes NaN, and
+    NaN or inf are kept (the rows follow the candles; whoever reads a covariate checks its
+    values where it needs them, naming the stamp).
+
     Args:
         candles: Candles from any source.
         symbol: Named in every message.
         tz: Time zone given to a naive index (``None``: a naive index is an error).
+        extras: Keep the extra numeric columns.
 
     Returns:
         The validated candles.
@@ -109,7 +155,10 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
     missing = [c for c in COLUMNS if c not in candles.columns]
     if missing:
         raise DataError(f"{symbol}: missing column(s) {', '.join(missing)}")
-    frame = candles.loc[:, list(COLUMNS)].copy()
+    kept = extra_columns(candles) if extras else []
+    frame = candles.loc[:, [*COLUMNS, *kept]].copy()
+    for col in kept:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     index = frame.index
     if not isinstance(index, pd.DatetimeIndex):
         try:
@@ -144,13 +193,13 @@ def validate_candles(candles: pd.DataFrame, symbol: str, *, tz: str | None = Non
             "%s: dropped %d candle(s) with a duplicated timestamp", symbol, int(duplicated.sum())
         )
         frame = frame[~duplicated]
-    nan_rows = frame.isna().any(axis=1)
+    nan_rows = frame[list(COLUMNS)].isna().any(axis=1)
     if nan_rows.any():
         logger.warning("%s: dropped %d candle(s) with missing values", symbol, int(nan_rows.sum()))
         frame = frame[~nan_rows]
     if frame.empty:
         raise DataError(f"{symbol}: no candles left after dropping rows with missing values")
-    _check_values(frame, symbol)
+    _check_values(frame[list(COLUMNS)] if kept else frame, symbol)
     high_bad = frame["High"] < frame[["Open", "Close"]].max(axis=1)
     low_bad = frame["Low"] > frame[["Open", "Close"]].min(axis=1)
     inconsistent = int((high_bad | low_bad).sum())

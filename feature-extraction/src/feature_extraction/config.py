@@ -23,6 +23,14 @@ FEATURE_NAMES: tuple[str, ...] = ("ma", "slope", "slope_std", "freq_idx", "freq_
 #: Columns of an OHLCV sample, in channel order (a buffer with ``channel_shape=(5,)``).
 OHLCV: tuple[str, ...] = ("Open", "High", "Low", "Close", "Volume")
 
+#: Column names a covariate cannot take: the candles' own (compared case-insensitively,
+#: without spaces and underscores, as a CSV reader matches its headers).
+CANDLE_COLUMNS: tuple[str, ...] = (*OHLCV, "Adj Close")
+
+#: Most covariates of one config, and longest covariate name.
+MAX_COVARIATES = 64
+MAX_COVARIATE_NAME = 64
+
 #: Names of the feature groups.
 FeatureGroup = Literal[
     "trend_fft", "returns", "range_vol", "realized_vol", "volume", "technical", "ewma_vol"
@@ -132,6 +140,10 @@ class FeatureConfig:
             log volume; needs OHLCV), technical (RSI 14, MACD and signal over price,
             Bollinger %b; windows >= 35), ewma_vol (RiskMetrics EWMA volatility, lambda
             0.94, of the window's log returns; windows >= 11).
+        covariates: Extra numeric columns of the candles (a csv:PATH or replay:PATH
+            source, or a DataFrame), comma-separated, each at most once; each adds one
+            input per step, its value at the window's last candle (not a candle column,
+            not a feature name; a missing or NaN value where a window ends is an error).
 
     Raises:
         ValueError: A field has a bad value; the message starts with the field's name.
@@ -143,11 +155,14 @@ class FeatureConfig:
         {'window_size': 5, 'normalize': 'none', 'groups': ['trend_fft']}
         >>> FeatureConfig(groups=("returns", "volume")).n_features(5)
         5
+        >>> FeatureConfig(covariates="vix,rate").feature_names()[-3:]
+        ['mean_mag', 'vix', 'rate']
     """
 
     window_size: int = 5
     normalize: Normalize = "last"
     groups: tuple[FeatureGroup, ...] = ("trend_fft",)
+    covariates: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         size = self.window_size
@@ -182,6 +197,7 @@ class FeatureConfig:
                 raise ValueError(f"groups names {g!r} twice")
             seen.append(g)
         object.__setattr__(self, "groups", tuple(seen))
+        object.__setattr__(self, "covariates", _check_covariates(self.covariates))
 
     @property
     def group_specs(self) -> tuple[GroupSpec, ...]:
@@ -261,10 +277,9 @@ class FeatureConfig:
         names = [n for g in self.group_specs for n in g.features]
         if self.needs_ohlcv:
             self._check_ohlcv_channels(channels)
-            return names
-        if channels == 1:
-            return names
-        return [f"ch{c}_{name}" for c in range(channels) for name in names]
+        elif channels != 1:
+            names = [f"ch{c}_{name}" for c in range(channels) for name in names]
+        return names + list(self.covariates)
 
     def _check_ohlcv_channels(self, channels: int) -> None:
         if channels != len(OHLCV):
@@ -279,7 +294,7 @@ class FeatureConfig:
 
         The sum of the groups' sizes (``6`` for the default ``trend_fft``), times
         ``channels`` for close-only groups; with OHLCV groups ``channels`` must be 5
-        and the count is the sum.
+        and the count is the sum; plus one per covariate.
 
         Raises:
             ValueError: OHLCV groups with an input that is not 5 channels.
@@ -287,13 +302,22 @@ class FeatureConfig:
         per = sum(len(g.features) for g in self.group_specs)
         if self.needs_ohlcv:
             self._check_ohlcv_channels(channels)
-            return per
-        return per * channels
+        else:
+            per *= channels
+        return per + len(self.covariates)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-able dict (``FeatureConfig.from_dict`` rebuilds it)."""
+        """Return the fields as a JSON-able dict (``FeatureConfig.from_dict`` rebuilds it).
+
+        ``covariates`` is left out when there are none (the dict, and the model files that
+        record it, stay what they were before covariates existed).
+        """
         out = asdict(self)
         out["groups"] = list(self.groups)
+        if self.covariates:
+            out["covariates"] = list(self.covariates)
+        else:
+            del out["covariates"]
         return out
 
     @classmethod
@@ -326,3 +350,44 @@ class FeatureConfig:
                 f"(known: {', '.join(names)})"
             )
         return cls(**data)
+
+
+def _key(name: str) -> str:
+    """A column name as a CSV reader matches it: lower case, no spaces, ``_``, ``.``, ``-``."""
+    return "".join(ch for ch in name.lower() if ch not in " _.-")
+
+
+_RESERVED = {_key(c): c for c in CANDLE_COLUMNS}
+_FEATURES = {n for g in GROUPS.values() for n in g.features}
+
+
+def _check_covariates(value: Any) -> tuple[str, ...]:
+    """``covariates`` as a tuple of names, or a one-line ``ValueError``."""
+    if isinstance(value, str):
+        value = tuple(c.strip() for c in value.split(",") if c.strip())
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"covariates must be a list of column names, got {_shown(value)}")
+    if len(value) > MAX_COVARIATES:
+        raise ValueError(f"covariates must be at most {MAX_COVARIATES} columns, got {len(value)}")
+    seen: list[str] = []
+    for name in value:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"covariates must be non-empty column names, got {_shown(name)} in it")
+        if len(name) > MAX_COVARIATE_NAME or not name.isprintable():
+            raise ValueError(
+                f"covariates must be printable names of at most {MAX_COVARIATE_NAME} "
+                f"characters, got {_shown(name)} in it"
+            )
+        if name != name.strip():
+            raise ValueError(f"covariates: {name!r} has leading or trailing spaces")
+        if _key(name) in _RESERVED:
+            raise ValueError(
+                f"covariates: {name!r} is the candle column {_RESERVED[_key(name)]}, not an "
+                "extra column (the feature groups read the candles)"
+            )
+        if name in _FEATURES:
+            raise ValueError(f"covariates: {name!r} is the name of a feature; rename the column")
+        if name in seen:
+            raise ValueError(f"covariates names {name!r} twice")
+        seen.append(name)
+    return tuple(seen)

@@ -89,14 +89,16 @@ class FeatureExtraction:
         window_size: int = 5,
         normalize: str | None = "last",
         groups: Any = ("trend_fft",),
+        covariates: Any = (),
     ) -> None:
         self.config = cfg = FeatureConfig(
-            window_size=window_size, normalize=normalize, groups=groups
+            window_size=window_size, normalize=normalize, groups=groups, covariates=covariates
         )
         # per-call constants of the live path
         self._ohlcv = cfg.needs_ohlcv
         self._others = [g for g in cfg.groups if g != "trend_fft"]
         self._trend = "trend_fft" in cfg.groups
+        self._cov = bool(cfg.covariates)
         self._checks: dict[int, list[tuple[list[int], bool, str]]] = {}
 
     @classmethod
@@ -122,6 +124,11 @@ class FeatureExtraction:
     def needs_ohlcv(self) -> bool:
         """Whether the input is OHLCV candles ``(B, 5)`` rather than prices."""
         return self.config.needs_ohlcv
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """The covariate columns, in output order (the last ``len(covariates)`` features)."""
+        return self.config.covariates
 
     @property
     def window_size(self) -> int:
@@ -160,10 +167,44 @@ class FeatureExtraction:
 
     def __repr__(self) -> str:
         groups = "" if self.groups == ("trend_fft",) else f", groups={self.groups!r}"
+        if self.covariates:
+            groups += f", covariates={self.covariates!r}"
         return (
             f"FeatureExtraction(window_size={self.window_size}, normalize={self.normalize!r}"
             f"{groups})"
         )
+
+    def _covariate_values(self, values: Any, n: int | None) -> np.ndarray | None:
+        """The covariates as float64 ``(k,)`` (``n`` None) or ``(n, k)``, checked finite."""
+        names = self.config.covariates
+        if not names:
+            if values is not None and np.size(values):
+                raise ValueError("covariates given, but the config has no covariates")
+            return None
+        if values is None:
+            raise ValueError(
+                f"the config has covariates {', '.join(names)}: pass their values (covariates=...)"
+            )
+        try:
+            v = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"covariates must be numbers ({', '.join(names)}), got {type(values).__name__}"
+            ) from None
+        shape = (len(names),) if n is None else (n, len(names))
+        if n is not None and v.ndim == 1 and len(names) == 1:
+            v = v.reshape(-1, 1)
+        if v.shape != shape:
+            raise ValueError(
+                f"covariates must have shape {shape} ({', '.join(names)}), got {v.shape}"
+            )
+        return v
+
+    def _check_covariates_finite(self, v: np.ndarray) -> None:
+        """Refuse a NaN or inf covariate of one window (one line naming it)."""
+        if not np.isfinite(v).all():
+            k = int(np.argmax(~np.isfinite(v)))
+            raise ValueError(f"covariate {self.config.covariates[k]!r} is {float(v[k])!r}")
 
     def _check_length(self, length: int, what: str) -> None:
         self.config.check_window(length, what)
@@ -227,21 +268,37 @@ class FeatureExtraction:
             return parts[cfg.groups[0]]
         return np.concatenate([parts[g] for g in cfg.groups])
 
-    def execute(self, data: Any) -> np.ndarray:
+    def execute(self, data: Any, covariates: Any = None) -> np.ndarray:
         """Return the features of one window (the live path).
 
         Args:
             data: The window, oldest first: shape ``(B,)``, ``(B, 1)`` or ``(B, k)``; with
                 OHLCV groups ``(B, 5)`` candles (Open, High, Low, Close, Volume).
+            covariates: With ``config.covariates``: their values at the window's last
+                candle, ``len(covariates)`` finite numbers in the config's order (they
+                are appended to the features as they are).
 
         Returns:
-            A float64 array of ``n_features`` values (channel-major for ``k`` channels).
+            A float64 array of ``n_features`` values (channel-major for ``k`` channels;
+            the covariates last).
 
         Raises:
             ValueError: The window has the wrong shape, is too short, holds NaN or inf, or
                 (``normalize="last"``) its last price is zero or negative, or a price that
-                a selected group cannot take (a close <= 0 for the log-return groups).
+                a selected group cannot take (a close <= 0 for the log-return groups);
+                missing, misshapen, NaN or inf covariates.
         """
+        if covariates is None and not self._cov:
+            return self._execute(data)
+        cov = self._covariate_values(covariates, None)
+        out = self._execute(data)  # the groups' features
+        if cov is None:
+            return out
+        self._check_covariates_finite(cov)
+        return np.concatenate([out, cov])
+
+    def _execute(self, data: Any) -> np.ndarray:
+        """The groups' features of one window (:meth:`execute` without the covariates)."""
         x = np.asarray(data, dtype=np.float64)
         cfg = self.config
         ohlcv = self._ohlcv
@@ -270,17 +327,22 @@ class FeatureExtraction:
             return self._window_channel(x, None)
         return np.concatenate([self._window_channel(col, None) for col in x.T])
 
-    def transform(self, closes: Any, buffer_size: int, stride: int = 1) -> np.ndarray:
+    def transform(
+        self, closes: Any, buffer_size: int, stride: int = 1, covariates: Any = None
+    ) -> np.ndarray:
         """Return the features of every window of a history at once (the batch path).
 
-        Window ``i`` ends at tick ``buffer_size - 1 + i * stride``; its row equals
-        ``execute(closes[i * stride : i * stride + buffer_size])`` exactly.
+        Window ``i`` ends at tick ``e = buffer_size - 1 + i * stride``; its row equals
+        ``execute(closes[i * stride : i * stride + buffer_size], covariates[e])`` exactly.
 
         Args:
             closes: Prices, oldest first: shape ``(T,)`` or ``(T, k)``; with OHLCV groups
                 ``(T, 5)`` candles (Open, High, Low, Close, Volume).
             buffer_size: Window length ``B``.
             stride: Ticks between consecutive windows (``>= 1``).
+            covariates: With ``config.covariates``: ``(T, len(covariates))`` values, one
+                row per tick of ``closes``; only the rows where a window ends are read
+                (they must be finite).
 
         Returns:
             A float64 array ``(n_windows, n_features)``, ``n_windows = (T - B) // stride + 1``.
@@ -288,8 +350,28 @@ class FeatureExtraction:
         Raises:
             ValueError: Bad ``buffer_size``/``stride``, too few prices, NaN or inf inside a
                 window, (``normalize="last"``) a window ending on a price <= 0, or a price
-                that a selected group cannot take.
+                that a selected group cannot take; missing, misshapen, NaN or inf
+                covariates where a window ends.
         """
+        if covariates is None and not self._cov:
+            return self._transform(closes, buffer_size, stride)
+        n_ticks = len(np.asarray(closes)) if np.ndim(closes) else 0
+        cov = self._covariate_values(covariates, n_ticks)
+        out = self._transform(closes, buffer_size, stride)
+        if cov is None:
+            return out
+        ends = cov[int(buffer_size) - 1 :: int(stride)][: len(out)]
+        if not np.isfinite(ends).all():
+            row, k = np.argwhere(~np.isfinite(ends))[0]
+            tick = int(buffer_size) - 1 + int(row) * int(stride)
+            raise ValueError(
+                f"covariate {self.config.covariates[int(k)]!r} is {float(ends[row, k])!r} at "
+                f"tick {tick} (the end of a window)"
+            )
+        return np.concatenate([out, ends], axis=1)
+
+    def _transform(self, closes: Any, buffer_size: int, stride: int) -> np.ndarray:
+        """The groups' features of every window (:meth:`transform` without the covariates)."""
         for name, value in (("buffer_size", buffer_size), ("stride", stride)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")

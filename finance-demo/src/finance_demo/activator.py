@@ -285,7 +285,7 @@ class Activator(_LoopControl):
         """
         history = self.fetcher.fetch_historical()
         check_spacing(history.index, self.interval, "the history candles")
-        if self.system.needs_ohlcv:  # the whole candles (the OHLCV feature groups)
+        if self.system.needs_rows:  # the whole candles (OHLCV feature groups, covariates)
             self.system.warm_up(history)
         else:
             self.system.warm_up(history["Close"].to_numpy(dtype=np.float64))
@@ -409,6 +409,14 @@ class Activator(_LoopControl):
             return f"unreadable candle ({_one_line(exc)})"
         if not math.isfinite(close) or not 0 < close <= MAX_PRICE:
             return f"candle at {_iso(stamp)} has close {close!r}"
+        for name in self.system.covariates:
+            value = candle[name].iloc[-1] if name in candle.columns else None
+            try:
+                ok = value is not None and math.isfinite(float(value))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                return f"candle at {_iso(stamp)} has covariate {name} {value!r}"
         return None
 
     def _process(self, candle: Any) -> None:
@@ -419,7 +427,7 @@ class Activator(_LoopControl):
                 f"a new candle came {stamp - self._last_time} after the previous one, but "
                 f"the model was trained on {self.interval} candles"
             )
-        if self.system.needs_ohlcv:
+        if self.system.needs_rows:
             pred = self.system.process_row(stamp, candle.iloc[-1])
         else:
             pred = self.system.process_candle(stamp, close)

@@ -1009,7 +1009,7 @@ def settings_from_flags(values: dict[str, Any], base: Settings | None = None) ->
 
 def _cell(value: Any) -> str:
     if isinstance(value, tuple):
-        return ",".join(map(str, value))
+        return ",".join(map(str, value)) if value else "[]"
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -18,7 +18,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from finance_demo.config import PipelineSpec
 from finance_demo.errors import InsufficientDataError, PipelineError
 
-__all__ = ["Dataset", "build_dataset", "closes_of", "feature_inputs", "split_dataset"]
+__all__ = [
+    "Dataset",
+    "build_dataset",
+    "check_covariates",
+    "closes_of",
+    "covariates_of",
+    "feature_inputs",
+    "split_dataset",
+]
 
 
 @dataclass(frozen=True)
@@ -139,12 +147,74 @@ def feature_inputs(candles: Any, features: Any) -> np.ndarray:
     return np.ascontiguousarray(rows)
 
 
+def covariates_of(candles: Any, features: Any) -> np.ndarray | None:
+    """Return the covariate columns of the candles as float64 ``(T, k)`` (``None``: none).
+
+    The values are taken as they are, on the candles' own rows (aligned by timestamp):
+    nothing is filled in. A cell that is not a number reads as NaN; whoever uses a row
+    checks it (:func:`check_covariates`).
+
+    Args:
+        candles: A candles DataFrame.
+        features: A ``FeatureConfig`` (or anything with ``covariates``).
+
+    Raises:
+        PipelineError: A covariate is not a column of the candles (one line naming it and
+            the columns there are).
+    """
+    names = tuple(getattr(features, "covariates", ()))
+    if not names:
+        return None
+    columns = [str(c) for c in getattr(candles, "columns", ())]
+    for name in names:
+        if name not in columns:
+            shown = ", ".join(columns[:12]) + (
+                f" and {len(columns) - 12} more" if len(columns) > 12 else ""
+            )
+            raise PipelineError(
+                f"covariate {name!r} is not a column of the candles (columns: {shown}); "
+                "features.covariates needs a csv:PATH or replay:PATH source, or a DataFrame, "
+                "with that column"
+            )
+    import pandas as pd
+
+    out = np.empty((len(candles), len(names)))
+    for k, name in enumerate(names):
+        out[:, k] = pd.to_numeric(candles[name], errors="coerce").to_numpy(dtype=np.float64)
+    return out
+
+
+def check_covariates(values: np.ndarray, ticks: np.ndarray, index: Any, names: Any) -> None:
+    """Refuse a NaN, inf or non-number covariate at one of ``ticks`` (one line, first stamp).
+
+    Args:
+        values: ``(T, k)`` covariates (:func:`covariates_of`).
+        ticks: The rows the features read (the last candle of each window).
+        index: The candles' stamps, for the message.
+        names: The covariates' names.
+
+    Raises:
+        PipelineError: Naming the column and the first bad stamp.
+    """
+    at = values[ticks]
+    bad = ~np.isfinite(at)
+    if bad.any():
+        row, k = np.argwhere(bad)[0]
+        tick = int(ticks[row])
+        raise PipelineError(
+            f"covariate {names[int(k)]!r} is missing or not a finite number at {index[tick]} "
+            f"({int(bad[:, k].sum())} such rows where a window ends); covariates are not "
+            "filled in: fill or drop those rows"
+        )
+
+
 def build_dataset(candles: Any, config: PipelineSpec, features: Any = None) -> Dataset:
     """Build every input sequence of a history in bulk, with its targets.
 
     Args:
         candles: Candles (``Close`` column; ``Open, High, Low, Volume`` too when a feature
-            group needs them), ``DatetimeIndex``, oldest first.
+            group needs them; the ``features.covariates`` columns), ``DatetimeIndex``,
+            oldest first.
         config: Window sizes, feature groups and horizons.
         features: A ``FeatureExtraction`` to reuse; it is used only when its ``config`` is
             ``config.features`` (otherwise the spec's own is built: the rows always follow
@@ -156,7 +226,8 @@ def build_dataset(candles: Any, config: PipelineSpec, features: Any = None) -> D
     Raises:
         InsufficientDataError: Fewer candles than one sequence needs.
         PipelineError: Bad closes, or candles that the feature groups cannot read (see
-            :func:`feature_inputs`).
+            :func:`feature_inputs`); a covariate that is not a column, or that is missing
+            or not a finite number where a window ends.
     """
     if getattr(features, "config", None) != config.features:
         from feature_extraction import FeatureExtraction
@@ -172,7 +243,13 @@ def build_dataset(candles: Any, config: PipelineSpec, features: Any = None) -> D
             f"step_size {config.step_size})"
         )
     b, s, seq_len = config.buffer_size, config.step_size, config.seq_len
-    feats = np.asarray(features.transform(inputs, b, stride=s), dtype=np.float64)
+    covariates = covariates_of(candles, config.features)
+    if covariates is not None:  # each window's last candle: a row the features read
+        ends = b - 1 + np.arange((n - b) // s + 1) * s
+        check_covariates(covariates, ends, candles.index, config.features.covariates)
+    feats = np.asarray(
+        features.transform(inputs, b, stride=s, covariates=covariates), dtype=np.float64
+    )
     # (W - L + 1, F, L) view → (N, L, F), one copy.
     X = np.ascontiguousarray(sliding_window_view(feats, seq_len, axis=0).transpose(0, 2, 1))
     ticks = b - 1 + (np.arange(len(X)) + seq_len - 1) * s

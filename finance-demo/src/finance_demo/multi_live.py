@@ -101,6 +101,13 @@ class MultiSystem:
         if not models:
             raise SettingsError("a multi-symbol live loop needs at least one symbol")
         self.systems: dict[str, System] = {s: System(m, level) for s, m in models.items()}
+        covariates = [s for s, sys_ in self.systems.items() if sys_.covariates]
+        if covariates:
+            names = ",".join(self.systems[covariates[0]].covariates)
+            raise PipelineError(
+                f"the model of {covariates[0]} has features.covariates {names}: the "
+                "multi-symbol live loop does not take covariates; run predict for one symbol"
+            )
         self._nets = {s: _network(m) for s, m in models.items()}
         # the symbols whose model learns from outcomes (``observe``: an adaptive ensemble)
         # get a copy of their input in the Prediction, as System's (the others need none)

@@ -120,7 +120,9 @@ class System(BaseSystem):
 
     A model whose feature groups read OHLCV candles (``range_vol``, ``volume``) has a
     buffer of 5 channels: feed it whole rows with :meth:`process_row`;
-    :meth:`process_candle` (one close) is for the close-only models.
+    :meth:`process_candle` (one close) is for the close-only models. A model with
+    ``features.covariates`` also takes whole rows, each carrying the covariates' values
+    (a mapping or ``pandas.Series`` with those keys, or 5 + k numbers).
 
     Examples:
         >>> system = System(model)  # doctest: +SKIP
@@ -142,6 +144,12 @@ class System(BaseSystem):
         features = FeatureExtraction.from_config(p.features)
         #: Whether the buffer holds OHLCV rows (a feature group reads them).
         self.needs_ohlcv: bool = features.needs_ohlcv
+        #: The covariate columns every row carries (``features.covariates``).
+        self.covariates: tuple[str, ...] = p.features.covariates
+        #: Whether the model takes whole rows (OHLCV groups or covariates), not closes.
+        self.needs_rows: bool = self.needs_ohlcv or bool(self.covariates)
+        self._row_covariates: np.ndarray | None = None  # the last row's, with its stamp
+        self._row_time: Any = None
         super().__init__(
             Buffer(p.buffer_size, step_size=p.step_size, channel_shape=p.buffer.channel_shape),
             {"features": features, "predictor": Predictor(model, level)},
@@ -154,6 +162,8 @@ class System(BaseSystem):
     def connect(self, name: str) -> dict[str, Any]:
         """Route the window to ``features`` and the ring's sequence to ``predictor``."""
         if name == "features":
+            if self.covariates:
+                return {"data": self.inputs["window"], "covariates": self._due_covariates()}
             return {"data": self.inputs["window"]}
         self.ring.push(self.outputs["features"])
         return {"seq": self.ring.get_window(copy=False) if self.ring.full else None}
@@ -169,10 +179,10 @@ class System(BaseSystem):
             A :class:`Prediction`, or ``None`` on a tick that emits nothing.
 
         Raises:
-            PipelineError: The model's feature groups read OHLCV candles (use
-                :meth:`process_row`).
+            PipelineError: The model's feature groups read OHLCV candles, or it has
+                covariates (use :meth:`process_row`).
         """
-        if self.needs_ohlcv:
+        if self.needs_rows:
             raise self._needs_rows("process_candle")
         self.tick += 1
         forecast = self.process_frame(close)
@@ -187,15 +197,22 @@ class System(BaseSystem):
             time: The candle's stamp (kept in the record).
             row: ``(Open, High, Low, Close, Volume)`` (a sequence or array of 5 numbers,
                 or a mapping/``pandas.Series`` with those keys). A close-only model
-                pushes only its Close.
+                pushes only its Close. With covariates, the row also carries their
+                values: the mapping's keys, or 5 + k numbers in the spec's order.
 
         Returns:
             A :class:`Prediction`, or ``None`` on a tick that emits nothing.
 
         Raises:
-            ValueError: ``row`` is not 5 numbers.
+            ValueError: ``row`` is not 5 numbers (5 + k with covariates).
+            PipelineError: A covariate key is missing from the row, or (on an emitting
+                tick) its value is NaN, inf or not a number.
         """
-        values = _row_values(row)
+        if self.covariates:
+            values, self._row_covariates = _row_with_covariates(row, self.covariates)
+            self._row_time = time
+        else:
+            values = _row_values(row)
         close = float(values[3])
         self.tick += 1
         forecast = self.process_frame(values if self.needs_ohlcv else close)
@@ -218,7 +235,27 @@ class System(BaseSystem):
             trend=getattr(forecast, "trend", None),
         )
 
+    def _due_covariates(self) -> np.ndarray:
+        """The covariates of the row whose window is due, checked finite (one line)."""
+        values = self._row_covariates
+        if values is None:  # pragma: no cover - process_row always sets them
+            raise self._needs_rows("this tick")
+        if not np.isfinite(values).all():
+            k = int(np.argmax(~np.isfinite(values)))
+            raise PipelineError(
+                f"covariate {self.covariates[k]!r} is missing or not a finite number at "
+                f"{self._row_time} ({values[k]!r}); covariates are not filled in"
+            )
+        return values
+
     def _needs_rows(self, what: str) -> PipelineError:
+        if self.covariates:
+            names = ", ".join(self.covariates)
+            return PipelineError(
+                f"the model's features.covariates {','.join(self.covariates)} come with each "
+                f"candle: {what} needs whole rows (process_row(time, row) with Open, High, "
+                f"Low, Close, Volume, {names}; or warm_up with candles that have those columns)"
+            )
         groups = ",".join(self.pipeline.features.groups)
         return PipelineError(
             f"the model's features.groups {groups} read OHLCV candles: {what} needs whole "
@@ -244,16 +281,21 @@ class System(BaseSystem):
 
         Raises:
             RuntimeError: The system has already processed ticks.
-            PipelineError: Closes only for an OHLCV model, or candles it cannot read.
+            PipelineError: Closes only for an OHLCV model or a model with covariates
+                (it needs candles with those columns), or candles it cannot read.
         """
         if self.tick >= 0:
             raise RuntimeError("warm_up needs a fresh System (call reset() first)")
+        covariates = None
         if hasattr(closes, "columns"):  # a candles DataFrame
-            from finance_demo.dataset import feature_inputs
+            from finance_demo.dataset import covariates_of, feature_inputs
 
+            covariates = covariates_of(closes, self.pipeline.features)
             data = feature_inputs(closes, self.pipeline.features) if len(closes) else None
             if data is None:
                 data = np.empty((0, *self.input_buffer.channel_shape))
+        elif self.covariates:
+            raise self._needs_rows("warm_up")
         else:
             data = np.asarray(closes, dtype=np.float64)
             if self.needs_ohlcv and (data.ndim != 2 or data.shape[1] != 5):
@@ -272,7 +314,15 @@ class System(BaseSystem):
         keep = min(seq_len, windows)
         last_end = b - 1 + (windows - 1) * s  # tick of the last due window
         start = last_end - (keep - 1) * s - (b - 1)
-        feats = self.modules["features"].transform(data[start : last_end + 1], b, stride=s)
+        if covariates is not None:
+            from finance_demo.dataset import check_covariates
+
+            ends = start + b - 1 + np.arange(keep) * s
+            check_covariates(covariates, ends, closes.index, self.covariates)
+            covariates = covariates[start : last_end + 1]
+        feats = self.modules["features"].transform(
+            data[start : last_end + 1], b, stride=s, covariates=covariates
+        )
         self.ring.extend(feats)
         # Push the tail that keeps the emission phase: drop a multiple of step_size.
         drop = ((n - b) // s) * s
@@ -308,3 +358,33 @@ def _row_values(row: Any) -> np.ndarray:
             f"a candle row must be 5 numbers (Open, High, Low, Close, Volume), got {values.size}"
         )
     return values
+
+
+def _row_with_covariates(row: Any, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(Open..Volume, covariates)`` of one row of a model with covariates."""
+    if hasattr(row, "keys"):
+        values = _row_values(row)
+        missing = [k for k in names if k not in row.keys()]
+        if missing:
+            raise PipelineError(
+                f"the model needs covariate {missing[0]!r} in each row (features.covariates "
+                f"{','.join(names)}); the row has no such key"
+            )
+        cov = np.empty(len(names))
+        for k, name in enumerate(names):
+            try:
+                cov[k] = float(row[name])
+            except (TypeError, ValueError):
+                cov[k] = np.nan  # not a number: refused where the features read it
+        return values, cov
+    want = len(_ROW_KEYS) + len(names)
+    try:
+        flat = np.asarray(row, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        flat = None
+    if flat is None or flat.shape != (want,):
+        raise ValueError(
+            f"a candle row of this model must be {want} numbers (Open, High, Low, Close, "
+            f"Volume, {', '.join(names)})"
+        )
+    return flat[: len(_ROW_KEYS)], flat[len(_ROW_KEYS) :]

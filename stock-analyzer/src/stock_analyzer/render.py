@@ -131,6 +131,8 @@ def format_info(path: str, header: Any, spec: Any, problem: str | None = None) -
             f"seq_len={spec.seq_len}, horizons={','.join(map(str, spec.horizons))}, "
             f"level={spec.level:g}, price_decimals={spec.price_decimals}"
         )
+        if spec.features.covariates:  # columns that predict/forecast data must carry
+            lines.append(f"covariates: {', '.join(spec.features.covariates)}")
     elif problem:
         lines.append(f"pipeline: {problem}")
     lines.append("network: " + ", ".join(f"{k}={v}" for k, v in header.config.to_dict().items()))
