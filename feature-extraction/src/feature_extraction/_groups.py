@@ -359,12 +359,12 @@ def series_groups(
                 var += dev
             return mean, _finish_std(var, m)
 
-        def wsum(arr: np.ndarray, w: np.ndarray) -> np.ndarray:
-            """Left-to-right sums of ``w[j] * arr`` over window positions ``0 .. B-1``."""
-            acc = at(arr, 0) * w[0]
+        def wsum(arr: np.ndarray, w: np.ndarray, j0: int = 0) -> np.ndarray:
+            """Left-to-right sums of ``w[j - j0] * arr`` over window positions ``j0 .. B-1``."""
+            acc = at(arr, j0) * w[0]
             tmp = np.empty(nc)
-            for j in range(1, B):
-                np.multiply(at(arr, j), w[j], out=tmp)
+            for j in range(j0 + 1, B):
+                np.multiply(at(arr, j), w[j - j0], out=tmp)
                 acc += tmp
             return acc
 
@@ -382,14 +382,8 @@ def series_groups(
                 for k, m in enumerate(_RV):
                     part[:, k] = sstd(lr, B - m)[1]
             elif g == "ewma_vol":
-                assert sq is not None
-                w = _ewma_weights(B)
-                acc = at(sq, 1) * w[0]
-                tmp = np.empty(nc)
-                for j in range(2, B):
-                    np.multiply(at(sq, j), w[j - 1], out=tmp)
-                    acc += tmp
-                part[:, 0] = np.sqrt(acc)
+                assert sq is not None  # the B - 1 returns sit at positions 1 .. B-1
+                part[:, 0] = np.sqrt(wsum(sq, _ewma_weights(B), 1))
             elif g == "range_vol":
                 assert rng3 is not None
                 s_hl2, s_gk, s_rs = ssum(rng3, 0)

@@ -138,30 +138,37 @@ def _trend_head(y: np.ndarray, trend: np.ndarray) -> dict[str, Any]:
     normal approximation ``z = ic * sqrt(n - 1)`` (overlapping targets of a horizon
     above the step make it optimistic).
     """
-    from model import metrics
-
-    n = y.size
-    hits = int(np.sum(metrics.direction_hits(y, trend)))
-    low, high = wilson_interval(hits, n)
     ic = _spearman(trend, y)
-    z = ic * math.sqrt(max(n - 1, 0))
+    z = ic * math.sqrt(max(y.size - 1, 0))
     return {
-        "direction_accuracy": hits / n,
-        "direction_ci95": [low, high],
-        "binomial_vs_always_up": binomial_test(hits, n, metrics.always_up_accuracy(y)).to_dict(),
-        "pesaran_timmermann": pesaran_timmermann(y, trend).to_dict(),
+        **_sign_calls(y, trend),
         "information_coefficient": ic,
         "ic_p": math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else float("nan"),
         "mean_abs_score": float(np.mean(np.abs(trend))),
     }
 
 
+def _sign_calls(y: np.ndarray, signed: np.ndarray) -> dict[str, Any]:
+    """A head's up calls (``signed > 0``) scored like a direction: accuracy and its tests."""
+    from model import metrics
+
+    n = y.size
+    hits = int(np.sum(metrics.direction_hits(y, signed)))
+    low, high = wilson_interval(hits, n)
+    return {
+        "direction_accuracy": hits / n,
+        "direction_ci95": [low, high],
+        "binomial_vs_always_up": binomial_test(hits, n, metrics.always_up_accuracy(y)).to_dict(),
+        "pesaran_timmermann": pesaran_timmermann(y, signed).to_dict(),
+    }
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation (``nan`` when either side is constant)."""
-    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(np.float64)
-    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(np.float64)
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
+    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(np.float64)
+    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(np.float64)
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
@@ -171,18 +178,9 @@ def _direction_head(y: np.ndarray, p_up: np.ndarray) -> dict[str, Any]:
     Also the Brier score of its probabilities and that of the base rate (the share of ups
     over these samples, which is the best constant probability in hindsight).
     """
-    from model import metrics
-
-    n = y.size
     up = (y > 0).astype(np.float64)
-    signed = p_up - 0.5  # > 0: the head says up
-    hits = int(np.sum(metrics.direction_hits(y, signed)))
-    low, high = wilson_interval(hits, n)
     return {
-        "direction_accuracy": hits / n,
-        "direction_ci95": [low, high],
-        "binomial_vs_always_up": binomial_test(hits, n, metrics.always_up_accuracy(y)).to_dict(),
-        "pesaran_timmermann": pesaran_timmermann(y, signed).to_dict(),
+        **_sign_calls(y, p_up - 0.5),  # > 0: the head says up
         "brier": float(np.mean((p_up - up) ** 2)),
         "brier_base_rate": float(np.mean((np.mean(up) - up) ** 2)),
     }

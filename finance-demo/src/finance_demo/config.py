@@ -507,9 +507,7 @@ def anchor_index(features: FeatureConfig, channels: int, anchor: str) -> int | N
             f"got {anchor!r}"
         )
     if anchor not in names:
-        group = {"ewma_vol": "ewma_vol", "rv_20": "realized_vol", "rv_10": "realized_vol"}.get(
-            anchor, "realized_vol" if anchor == "rv_5" else "range_vol"
-        )
+        group = next(g for g, spec in GROUPS.items() if anchor in spec.features)
         raise SettingsError(
             f"model.sigma_anchor {anchor} needs the {group} feature group "
             f"(features.groups {','.join(features.groups)})"
