@@ -83,7 +83,7 @@ _UNTUNABLE_KEYS = {
 #: The space searched when none is given (``stock-analyzer/examples/search.yaml``): the
 #: network's size, the windows and the optimizer; every default setting lies in it.
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
-    "buffer.buffer_size": {"int": [20, 100], "step": 10},
+    "buffer.buffer_size": {"int": [40, 100], "step": 10},  # the default groups need 35
     "features.window_size": {"int": [3, 20]},
     "model.seq_len": {"int": [5, 40], "step": 5},
     "model.hidden_dim": {"int": [8, 64], "log": True},
